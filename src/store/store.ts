@@ -1,0 +1,88 @@
+/**
+ * The metadata store: one interface of use-case methods, implemented by SQLite (single node) and
+ * PostgreSQL (cluster). Nothing above this file may know which one is in use.
+ *
+ * Documents are stored whole (the ml-commons JSON shape from `domain/`), with the columns needed
+ * for the referential checks (a model's connector and group) kept beside them. Every write bumps
+ * the document's `version`, which search responses show as `_version`.
+ */
+import type { ConnectorDocument } from '../domain/connector.ts';
+import type { ModelDocument, ModelGroupDocument, TaskDocument } from '../domain/model.ts';
+import type { StoredSettings } from '../domain/settings.ts';
+
+export interface Stored<T> {
+  id: string;
+  /** 1 on create, +1 on every update. */
+  version: number;
+  document: T;
+}
+
+export type DeleteConnectorResult =
+  | { outcome: 'deleted' }
+  | { outcome: 'not_found' }
+  /** Models still use the connector; nothing was deleted. */
+  | { outcome: 'in_use'; modelIds: string[] };
+
+export type DeleteModelGroupResult =
+  | { outcome: 'deleted' }
+  | { outcome: 'not_found' }
+  | { outcome: 'in_use'; modelIds: string[] };
+
+export interface Store {
+  createConnector(id: string, connector: ConnectorDocument): Promise<void>;
+  getConnector(id: string): Promise<Stored<ConnectorDocument> | undefined>;
+  /** Replaces the document; false when the id is unknown. */
+  updateConnector(id: string, connector: ConnectorDocument): Promise<boolean>;
+  /** Refuses (atomically) while any model references the connector by `connector_id`. */
+  deleteConnector(id: string): Promise<DeleteConnectorResult>;
+  listConnectors(): Promise<Stored<ConnectorDocument>[]>;
+
+  createModelGroup(id: string, group: ModelGroupDocument): Promise<void>;
+  getModelGroup(id: string): Promise<Stored<ModelGroupDocument> | undefined>;
+  updateModelGroup(id: string, group: ModelGroupDocument): Promise<boolean>;
+  /** Refuses (atomically) while any model belongs to the group. */
+  deleteModelGroup(id: string): Promise<DeleteModelGroupResult>;
+  listModelGroups(): Promise<Stored<ModelGroupDocument>[]>;
+  /** True when another group already has this name (names are unique, case-insensitive). */
+  modelGroupNameTaken(name: string, exceptId?: string): Promise<boolean>;
+
+  /**
+   * Registers a model: stores the model and its REGISTER task in one transaction, and when the
+   * model belongs to a group, bumps the group's `latest_version` and returns the version the
+   * model was given. Fails with ServiceError(not_found) if `connector_id` or `model_group_id`
+   * is set and unknown (checked inside the transaction, so a concurrent delete cannot slip in).
+   */
+  registerModel(
+    modelId: string,
+    model: ModelDocument,
+    taskId: string,
+    task: TaskDocument,
+  ): Promise<{ modelVersion: string }>;
+  getModel(id: string): Promise<Stored<ModelDocument> | undefined>;
+  /** Replaces the document; same referential checks as registerModel. False when unknown. */
+  updateModel(id: string, model: ModelDocument): Promise<boolean>;
+  deleteModel(id: string): Promise<boolean>;
+  listModels(): Promise<Stored<ModelDocument>[]>;
+
+  createTask(id: string, task: TaskDocument): Promise<void>;
+  getTask(id: string): Promise<Stored<TaskDocument> | undefined>;
+  updateTask(id: string, task: TaskDocument): Promise<boolean>;
+  deleteTask(id: string): Promise<boolean>;
+
+  getSettings(): Promise<StoredSettings>;
+  /**
+   * Applies a settings change in one transaction: keys mapped to a value are set, keys mapped
+   * to null are removed (back to default). Returns the settings after the change.
+   */
+  updateSettings(change: {
+    persistent: Record<string, StoredSettings['persistent'][string] | null>;
+    transient: Record<string, StoredSettings['transient'][string] | null>;
+  }): Promise<StoredSettings>;
+  clearTransientSettings(): Promise<void>;
+
+  /** A small key-value area for node-level facts (e.g. the node id). */
+  getMeta(key: string): Promise<string | undefined>;
+  setMeta(key: string, value: string): Promise<void>;
+
+  close(): Promise<void>;
+}
