@@ -1,0 +1,226 @@
+/**
+ * Remote model use cases (reference §2.2, §6.2, §6.3): register (with a stored or inline
+ * connector, optionally deploying), deploy, undeploy, get, update, delete, search, and tasks.
+ * Register and deploy of a remote model are immediate in Sluice, so their tasks are recorded
+ * COMPLETED at once; the task API still answers as ml-commons clients expect.
+ */
+import { badRequest, ErrorCode, ServiceError } from '../domain/errors.ts';
+import type { ModelDocument, TaskDocument, TaskType } from '../domain/model.ts';
+import type { Store } from '../store/store.ts';
+import { type ConnectorService, connectorView } from './connector-service.ts';
+import { newId } from './ids.ts';
+import { requireObject } from './input.ts';
+import type { ModelGroupService } from './model-group-service.ts';
+import { applyModelUpdate, readModelFields } from './model-input.ts';
+import { indexNames, type WriteResponse, writeResponse } from './responses.ts';
+import { type SearchRequest, type SearchResponse, search } from './search.ts';
+
+export interface ModelServiceDependencies {
+  store: Store;
+  connectors: ConnectorService;
+  groups: ModelGroupService;
+  now: () => number;
+  nodeId: string;
+}
+
+export class ModelService {
+  readonly #dependencies: ModelServiceDependencies;
+
+  constructor(dependencies: ModelServiceDependencies) {
+    this.#dependencies = dependencies;
+  }
+
+  async register(
+    body: unknown,
+    options: { deploy: boolean },
+  ): Promise<{ task_id: string; status: 'CREATED'; model_id: string }> {
+    const { store, connectors, groups, now } = this.#dependencies;
+    const input = requireObject(body, 'The model');
+    const fields = readModelFields(input, 'create');
+    const functionName = typeof input['function_name'] === 'string' ? input['function_name'] : '';
+    if (functionName.toLowerCase() !== 'remote') {
+      throw badRequest('Sluice serves remote models only: function_name must be "remote"');
+    }
+    const hasConnectorId = input['connector_id'] !== undefined && input['connector_id'] !== null;
+    const hasInline = input['connector'] !== undefined && input['connector'] !== null;
+    if (hasConnectorId === hasInline) {
+      throw badRequest('A remote model needs exactly one of connector_id or connector');
+    }
+    const time = now();
+    const model: ModelDocument = {
+      name: fields.name ?? '',
+      algorithm: 'REMOTE',
+      model_version: '1',
+      model_state: options.deploy ? 'DEPLOYED' : 'REGISTERED',
+      is_enabled: fields.is_enabled ?? true,
+      created_time: time,
+      last_updated_time: time,
+      last_registered_time: time,
+    };
+    applyModelUpdate(model, fields);
+    if (hasInline) {
+      model.connector = await connectors.prepareNew(input['connector']);
+    } else {
+      model.connector_id = String(input['connector_id']);
+    }
+    if (options.deploy) Object.assign(model, this.#deployedState(time));
+    model.model_group_id = fields.model_group_id ?? (await groups.groupForModelName(model));
+    const modelId = newId();
+    const taskId = newId();
+    const { modelVersion } = await store.registerModel(
+      modelId,
+      model,
+      taskId,
+      this.#task('REGISTER_MODEL', modelId, time),
+    );
+    model.model_version = modelVersion;
+    return { task_id: taskId, status: 'CREATED', model_id: modelId };
+  }
+
+  async deploy(
+    id: string,
+  ): Promise<{ task_id: string; task_type: 'DEPLOY_MODEL'; status: 'COMPLETED' }> {
+    const { store, now } = this.#dependencies;
+    const stored = await this.#require(id);
+    const time = now();
+    await store.updateModel(id, { ...stored.document, ...this.#deployedState(time) });
+    const taskId = newId();
+    await store.createTask(taskId, this.#task('DEPLOY_MODEL', id, time));
+    return { task_id: taskId, task_type: 'DEPLOY_MODEL', status: 'COMPLETED' };
+  }
+
+  /** ml-commons answers per node: `{ "<node id>": { "stats": { "<model id>": "undeployed" } } }`. */
+  async undeploy(id: string): Promise<Record<string, { stats: Record<string, string> }>> {
+    const { store, now, nodeId } = this.#dependencies;
+    const stored = await this.#require(id);
+    const time = now();
+    await store.updateModel(id, {
+      ...stored.document,
+      model_state: 'UNDEPLOYED',
+      current_worker_node_count: 0,
+      planning_worker_node_count: 0,
+      planning_worker_nodes: [],
+      last_undeployed_time: time,
+      last_updated_time: time,
+    });
+    return { [nodeId]: { stats: { [id]: 'undeployed' } } };
+  }
+
+  /** Marks a model deployed the first time it is used (plugins.ml_commons.model_auto_deploy.enable). */
+  async autoDeploy(id: string): Promise<void> {
+    await this.deploy(id);
+  }
+
+  async get(id: string): Promise<Record<string, unknown>> {
+    return modelView((await this.#require(id)).document);
+  }
+
+  async getDocument(id: string): Promise<ModelDocument> {
+    return (await this.#require(id)).document;
+  }
+
+  async update(id: string, body: unknown): Promise<WriteResponse> {
+    const { store, connectors, now } = this.#dependencies;
+    const stored = await this.#require(id);
+    const input = requireObject(body, 'The model update');
+    const fields = readModelFields(input, 'update');
+    const document: ModelDocument = { ...stored.document, last_updated_time: now() };
+    applyModelUpdate(document, fields);
+    if (input['connector'] !== undefined && input['connector'] !== null) {
+      if (stored.document.connector === undefined) {
+        throw badRequest('This model uses a stored connector; update it by connector_id instead');
+      }
+      document.connector = await connectors.prepareUpdate(
+        stored.document.connector,
+        input['connector'],
+      );
+    }
+    if (input['connector_id'] !== undefined) {
+      if (stored.document.connector !== undefined) {
+        throw badRequest('This model has an inline connector; it cannot switch to a connector_id');
+      }
+      document.connector_id = String(input['connector_id']);
+    }
+    if (!(await store.updateModel(id, document))) throw modelNotFound();
+    return writeResponse(indexNames.model, id, stored.version + 1, 'updated');
+  }
+
+  async delete(id: string): Promise<WriteResponse> {
+    const stored = await this.#require(id);
+    if (stored.document.model_state === 'DEPLOYED' || stored.document.model_state === 'DEPLOYING') {
+      throw badRequest(
+        'Model cannot be deleted in deploying or deployed state. Try undeploy model first then delete',
+      );
+    }
+    if (!(await this.#dependencies.store.deleteModel(id))) throw modelNotFound();
+    return writeResponse(indexNames.model, id, stored.version + 1, 'deleted');
+  }
+
+  async search(request: SearchRequest): Promise<SearchResponse> {
+    const stored = await this.#dependencies.store.listModels();
+    return search(
+      indexNames.model,
+      stored.map((item) => ({
+        id: item.id,
+        version: item.version,
+        source: modelView(item.document),
+      })),
+      request,
+    );
+  }
+
+  async getTask(id: string): Promise<TaskDocument> {
+    const stored = await this.#dependencies.store.getTask(id);
+    if (stored === undefined) throw new ServiceError(ErrorCode.NotFound, 'Failed to find task');
+    return stored.document;
+  }
+
+  async deleteTask(id: string): Promise<WriteResponse> {
+    if (!(await this.#dependencies.store.deleteTask(id))) {
+      throw new ServiceError(ErrorCode.NotFound, 'Failed to find task');
+    }
+    return writeResponse(indexNames.task, id, 1, 'deleted');
+  }
+
+  async #require(id: string) {
+    const stored = await this.#dependencies.store.getModel(id);
+    if (stored === undefined) throw modelNotFound();
+    return stored;
+  }
+
+  #deployedState(time: number): Partial<ModelDocument> {
+    const { nodeId } = this.#dependencies;
+    return {
+      model_state: 'DEPLOYED',
+      planning_worker_node_count: 1,
+      current_worker_node_count: 1,
+      planning_worker_nodes: [nodeId],
+      deploy_to_all_nodes: true,
+      last_deployed_time: time,
+      last_updated_time: time,
+    };
+  }
+
+  #task(type: TaskType, modelId: string, time: number): TaskDocument {
+    return {
+      model_id: modelId,
+      task_type: type,
+      function_name: 'REMOTE',
+      state: 'COMPLETED',
+      worker_node: [this.#dependencies.nodeId],
+      create_time: time,
+      last_update_time: time,
+      is_async: false,
+    };
+  }
+}
+
+export function modelView(document: ModelDocument): Record<string, unknown> {
+  const view: Record<string, unknown> = { ...document };
+  if (document.connector !== undefined) view['connector'] = connectorView(document.connector);
+  return view;
+}
+
+export function modelNotFound(): ServiceError {
+  return new ServiceError(ErrorCode.NotFound, 'Failed to find model');
+}

@@ -1,0 +1,64 @@
+/**
+ * Composition root: the only file that reads process.env and calls listen().
+ */
+import { pino } from 'pino';
+import { ConfigError, loadConfig } from './config.ts';
+import { createNode } from './node.ts';
+
+async function main(): Promise<void> {
+  let config: ReturnType<typeof loadConfig>;
+  try {
+    config = loadConfig(process.argv.slice(2), process.env);
+  } catch (error) {
+    if (error instanceof ConfigError || (error instanceof TypeError && 'code' in error)) {
+      process.stderr.write(`sluice: ${error.message}\n`);
+      process.exit(2);
+    }
+    throw error;
+  }
+  const logger = pino({
+    level: config.logLevel,
+    // Credentials travel in these headers; they must never reach a log line.
+    redact: {
+      paths: [
+        'req.headers.authorization',
+        'req.headers["x-api-key"]',
+        'req.headers.cookie',
+        'headers.authorization',
+        'headers["x-api-key"]',
+      ],
+      censor: '[redacted]',
+    },
+  });
+  const node = await createNode({
+    dataDir: config.dataDir,
+    masterKey: config.masterKey,
+    maxBodyBytes: config.maxBodyBytes,
+    logger,
+  });
+  const address = await node.app.listen({ host: config.httpHost, port: config.httpPort });
+  process.stdout.write(`Sluice listening on ${address} (node ${node.nodeId})\n`);
+
+  let closing = false;
+  const shutdown = (signal: string) => {
+    if (closing) return;
+    closing = true;
+    logger.info({ signal }, 'shutting down');
+    node.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGINT', () => shutdown('SIGINT'));
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(
+    `sluice: failed to start: ${error instanceof Error ? error.message : String(error)}\n`,
+  );
+  process.exit(1);
+});

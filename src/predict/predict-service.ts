@@ -1,0 +1,120 @@
+/**
+ * The predict use case: resolve and gate the model (enabled, deployed, rate limit), build the
+ * upstream call from its connector, call the provider, and shape the answer as ml-commons does.
+ * Streaming lives in stream-service.ts and shares `admit` and `prepareCall`.
+ */
+import type { ConnectorService } from '../control/connector-service.ts';
+import type { ModelService } from '../control/model-service.ts';
+import type { SettingsService } from '../control/settings-service.ts';
+import type { ResolvedConnector } from '../domain/connector.ts';
+import { ErrorCode, ServiceError } from '../domain/errors.ts';
+import type { InferenceResponse, ModelTensor } from '../domain/inference.ts';
+import type { ModelDocument } from '../domain/model.ts';
+import type { UpstreamClient } from '../upstream/client.ts';
+import { type PredictBody, prepareCall } from './prepare.ts';
+import { postProcess } from './process-functions.ts';
+import type { ModelRateLimiters } from './rate-limiter.ts';
+import { applyResponseFilter, toModelTensor } from './response-filter.ts';
+
+export interface PredictServiceDependencies {
+  models: ModelService;
+  connectors: ConnectorService;
+  settings: SettingsService;
+  upstream: UpstreamClient;
+  rateLimiters: ModelRateLimiters;
+}
+
+export interface AdmittedModel {
+  modelId: string;
+  model: ModelDocument;
+  connector: ResolvedConnector;
+}
+
+export class PredictService {
+  readonly #dependencies: PredictServiceDependencies;
+
+  constructor(dependencies: PredictServiceDependencies) {
+    this.#dependencies = dependencies;
+  }
+
+  /** Every check that must pass before Sluice calls a provider for this model. */
+  async admit(modelId: string): Promise<AdmittedModel> {
+    const { models, connectors, settings, rateLimiters } = this.#dependencies;
+    const current = settings.current();
+    if (!current.remoteInferenceEnabled) {
+      throw new ServiceError(
+        ErrorCode.BadRequest,
+        'Remote Inference is currently disabled. To enable it, update the setting "plugins.ml_commons.remote_inference.enabled" to true.',
+      );
+    }
+    const model = await models.getDocument(modelId);
+    if (model.is_enabled === false) {
+      throw new ServiceError(ErrorCode.Forbidden, 'Model is disabled.');
+    }
+    if (model.model_state !== 'DEPLOYED' && model.model_state !== 'PARTIALLY_DEPLOYED') {
+      if (!current.modelAutoDeploy) {
+        throw new ServiceError(
+          ErrorCode.BadRequest,
+          'Model not ready yet. Please deploy the model first.',
+        );
+      }
+      await models.autoDeploy(modelId);
+    }
+    if (!rateLimiters.tryAcquire(modelId, model.rate_limiter)) {
+      throw new ServiceError(ErrorCode.TooManyRequests, 'Request is throttled at model level.');
+    }
+    const connector =
+      model.connector !== undefined
+        ? connectors.resolve(undefined, model.connector)
+        : await connectors.resolveById(model.connector_id ?? '');
+    return { modelId, model, connector };
+  }
+
+  async predict(
+    modelId: string,
+    body: PredictBody,
+    signal: AbortSignal,
+  ): Promise<InferenceResponse> {
+    const { connector } = await this.admit(modelId);
+    const prepared = prepareCall(connector, body);
+    const response = await this.#dependencies.upstream.send(
+      prepared.call,
+      connector.clientConfig,
+      signal,
+      prepared.sign,
+    );
+    if (response.status < 200 || response.status >= 300) {
+      throw new ServiceError(ErrorCode.Upstream, `Error from remote service: ${response.body}`, {
+        status: response.status,
+      });
+    }
+    const output = toTensors(
+      response.body,
+      prepared.action.post_process_function,
+      prepared.parameters['response_filter'],
+    );
+    return { inference_results: [{ output, status_code: response.status }] };
+  }
+}
+
+function toTensors(
+  body: string,
+  postProcessFunction: string | undefined,
+  responseFilter: string | undefined,
+): ModelTensor[] {
+  let parsed: unknown;
+  try {
+    parsed = body.trim() === '' ? {} : JSON.parse(body);
+  } catch {
+    // A provider that answers plain text still gets its answer through, as ml-commons does.
+    return [toModelTensor(body)];
+  }
+  if (postProcessFunction !== undefined) {
+    // ml-commons lets response_filter override the function's default path.
+    return postProcess(postProcessFunction, parsed, responseFilter);
+  }
+  if (responseFilter !== undefined && responseFilter !== '') {
+    return [toModelTensor(applyResponseFilter(parsed, responseFilter))];
+  }
+  return [toModelTensor(parsed)];
+}

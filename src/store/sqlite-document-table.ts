@@ -1,0 +1,102 @@
+/**
+ * One SQLite table of whole JSON documents, with the same statements for every entity: the
+ * documents, their versions and the columns derived from them (for lookups and foreign keys).
+ * Internal to the SQLite store.
+ */
+import Database from 'better-sqlite3';
+import { ErrorCode, ServiceError } from '../domain/errors.ts';
+import type { Stored } from './store.ts';
+
+interface DocumentRow {
+  id: string;
+  version: number;
+  document: string;
+}
+
+export interface DocumentTableOptions<T> {
+  /** Table name; a constant from the migrations, never caller input. */
+  table: string;
+  /** What the entity is called in error messages ("connector", "model group"). */
+  label: string;
+  /** Columns kept beside the document, each derived from it on every write. */
+  columns?: Record<string, (document: T) => string | null>;
+}
+
+type BindValues = Record<string, string | null>;
+
+/** One table of whole JSON documents: the same five statements for every entity. */
+export class DocumentTable<T> {
+  readonly #label: string;
+  readonly #columns: [string, (document: T) => string | null][];
+  readonly #insert: Database.Statement<BindValues>;
+  readonly #select: Database.Statement<[string], DocumentRow>;
+  readonly #update: Database.Statement<BindValues>;
+  readonly #delete: Database.Statement<[string]>;
+  readonly #selectAll: Database.Statement<[], DocumentRow>;
+
+  constructor(database: Database.Database, options: DocumentTableOptions<T>) {
+    const { table } = options;
+    this.#label = options.label;
+    this.#columns = Object.entries(options.columns ?? {});
+    const written = ['document', ...this.#columns.map(([column]) => column)];
+    this.#insert = database.prepare(
+      `INSERT INTO ${table} (id, version, ${written.join(', ')})
+       VALUES (@id, 1, ${written.map((column) => `@${column}`).join(', ')})`,
+    );
+    this.#select = database.prepare(`SELECT id, version, document FROM ${table} WHERE id = ?`);
+    this.#update = database.prepare(
+      `UPDATE ${table}
+       SET version = version + 1, ${written.map((column) => `${column} = @${column}`).join(', ')}
+       WHERE id = @id`,
+    );
+    this.#delete = database.prepare(`DELETE FROM ${table} WHERE id = ?`);
+    this.#selectAll = database.prepare(`SELECT id, version, document FROM ${table} ORDER BY seq`);
+  }
+
+  insert(id: string, document: T): void {
+    try {
+      this.#insert.run(this.#parameters(id, document));
+    } catch (error) {
+      if (isUniqueViolation(error)) {
+        throw new ServiceError(ErrorCode.Conflict, `A ${this.#label} with id ${id} already exists`);
+      }
+      throw error;
+    }
+  }
+
+  get(id: string): Stored<T> | undefined {
+    const row = this.#select.get(id);
+    return row === undefined ? undefined : toStored<T>(row);
+  }
+
+  /** Replaces the document and bumps its version; false when the id is unknown. */
+  update(id: string, document: T): boolean {
+    return this.#update.run(this.#parameters(id, document)).changes > 0;
+  }
+
+  delete(id: string): boolean {
+    return this.#delete.run(id).changes > 0;
+  }
+
+  list(): Stored<T>[] {
+    return this.#selectAll.all().map((row) => toStored<T>(row));
+  }
+
+  #parameters(id: string, document: T): BindValues {
+    const parameters: BindValues = { id, document: JSON.stringify(document) };
+    for (const [column, derive] of this.#columns) parameters[column] = derive(document);
+    return parameters;
+  }
+}
+
+function toStored<T>(row: DocumentRow): Stored<T> {
+  // The cast is safe as far as the table is: only DocumentTable writes it, from a T.
+  return { id: row.id, version: row.version, document: JSON.parse(row.document) as T };
+}
+
+function isUniqueViolation(error: unknown): boolean {
+  return (
+    error instanceof Database.SqliteError &&
+    (error.code === 'SQLITE_CONSTRAINT_UNIQUE' || error.code === 'SQLITE_CONSTRAINT_PRIMARYKEY')
+  );
+}

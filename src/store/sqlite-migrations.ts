@@ -1,0 +1,124 @@
+/**
+ * The SQLite schema, as an ordered list of migrations applied at open.
+ *
+ * Rules for adding one: append it with the next version number, never edit or reorder a released
+ * migration (databases in the field have already run it), and keep it to plain DDL/DML so it
+ * runs inside the transaction that records it.
+ */
+import type Database from 'better-sqlite3';
+
+export interface Migration {
+  /** 1, 2, 3, … in order; the number recorded in `schema_migrations`. */
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const migrations: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'initial schema',
+    // `seq` is the explicit INTEGER PRIMARY KEY that lists order by: VACUUM may renumber the
+    // implicit rowid of tables without one, which would reorder "insertion order" listings.
+    // STRICT makes SQLite refuse a value of the wrong type instead of silently storing it.
+    sql: `
+      CREATE TABLE connectors (
+        seq INTEGER PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        version INTEGER NOT NULL,
+        document TEXT NOT NULL
+      ) STRICT;
+
+      CREATE TABLE model_groups (
+        seq INTEGER PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        version INTEGER NOT NULL,
+        document TEXT NOT NULL,
+        -- The group name lower-cased in JavaScript (Unicode-aware, unlike SQLite's lower()),
+        -- so the case-insensitive name check is an index lookup.
+        name_key TEXT NOT NULL
+      ) STRICT;
+      CREATE INDEX model_groups_name_key ON model_groups (name_key);
+
+      CREATE TABLE models (
+        seq INTEGER PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        version INTEGER NOT NULL,
+        document TEXT NOT NULL,
+        -- Copies of the document's references. The store checks them itself (to answer
+        -- "in use" with the model ids); the foreign keys are the backstop.
+        connector_id TEXT REFERENCES connectors (id),
+        model_group_id TEXT REFERENCES model_groups (id)
+      ) STRICT;
+      CREATE INDEX models_connector_id ON models (connector_id);
+      CREATE INDEX models_model_group_id ON models (model_group_id);
+
+      -- No foreign key to models: a task outlives the model it registered, as in ml-commons.
+      CREATE TABLE tasks (
+        seq INTEGER PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        version INTEGER NOT NULL,
+        document TEXT NOT NULL
+      ) STRICT;
+
+      CREATE TABLE settings (
+        scope TEXT NOT NULL CHECK (scope IN ('persistent', 'transient')),
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,
+        PRIMARY KEY (scope, key)
+      ) STRICT, WITHOUT ROWID;
+
+      CREATE TABLE meta (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+      ) STRICT, WITHOUT ROWID;
+    `,
+  },
+];
+
+/**
+ * Brings the schema up to date. Safe to run on every open and from several processes at once:
+ * each migration checks and records itself inside one IMMEDIATE transaction, which takes the
+ * write lock before reading, so two processes cannot both decide to apply the same migration.
+ */
+export function applyMigrations(
+  database: Database.Database,
+  list: readonly Migration[] = migrations,
+): void {
+  database.exec(`
+    CREATE TABLE IF NOT EXISTS schema_migrations (
+      version INTEGER PRIMARY KEY,
+      name TEXT NOT NULL,
+      applied_at TEXT NOT NULL
+    ) STRICT
+  `);
+  const newestKnown = list.reduce((newest, migration) => Math.max(newest, migration.version), 0);
+  const newestApplied =
+    database
+      .prepare<[], { version: number | null }>(
+        'SELECT max(version) AS version FROM schema_migrations',
+      )
+      .get()?.version ?? 0;
+  if (newestApplied > newestKnown) {
+    // Running older code on a newer schema could corrupt data the newer code relies on.
+    throw new Error(
+      `the database has schema version ${newestApplied}, but this build of Sluice knows only ` +
+        `up to ${newestKnown}; upgrade Sluice or use another database file`,
+    );
+  }
+
+  const isApplied = database.prepare<[number], unknown>(
+    'SELECT 1 FROM schema_migrations WHERE version = ?',
+  );
+  const record = database.prepare<[number, string, string]>(
+    'INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)',
+  );
+  const apply = database.transaction((migration: Migration) => {
+    if (isApplied.get(migration.version) !== undefined) return;
+    database.exec(migration.sql);
+    record.run(migration.version, migration.name, new Date().toISOString());
+  });
+  for (const migration of [...list].sort((left, right) => left.version - right.version)) {
+    apply.immediate(migration);
+  }
+}

@@ -1,0 +1,380 @@
+/**
+ * The single-node `Store`, on SQLite through better-sqlite3.
+ *
+ * better-sqlite3 is synchronous: each method does all of its work before returning, so calls
+ * from one process never interleave inside a method, and a transaction never spans an `await`.
+ * Write transactions still use BEGIN IMMEDIATE, for other processes opening the same file: a
+ * deferred transaction that reads and then writes can fail with SQLITE_BUSY without waiting,
+ * while IMMEDIATE takes the write lock up front, where `busy_timeout` applies.
+ */
+import { mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import type { ConnectorDocument } from '../domain/connector.ts';
+import { ErrorCode, notFound, ServiceError } from '../domain/errors.ts';
+import type { ModelDocument, ModelGroupDocument, TaskDocument } from '../domain/model.ts';
+import type { SettingValue, StoredSettings } from '../domain/settings.ts';
+import { DocumentTable } from './sqlite-document-table.ts';
+import { applyMigrations } from './sqlite-migrations.ts';
+import type { DeleteConnectorResult, DeleteModelGroupResult, Store, Stored } from './store.ts';
+
+/** How long a write waits for another connection's lock before failing with SQLITE_BUSY. */
+const busyTimeoutMilliseconds = 5_000;
+
+export interface SqliteStoreOptions {
+  /** A file path (parent directories are created) or ':memory:'. */
+  path: string;
+}
+
+export async function openSqliteStore(options: SqliteStoreOptions): Promise<Store> {
+  const { path } = options;
+  let database: Database.Database | undefined;
+  try {
+    if (!isInMemory(path)) await mkdir(dirname(path), { recursive: true });
+    database = new Database(path);
+    database.pragma(`busy_timeout = ${busyTimeoutMilliseconds}`);
+    // The first statements that read the file: a corrupt file fails here, at open.
+    database.pragma('journal_mode = WAL');
+    database.pragma('foreign_keys = ON');
+    applyMigrations(database);
+    return new SqliteStore(database);
+  } catch (error) {
+    database?.close();
+    const reason = error instanceof Error ? error.message : String(error);
+    const message = `Cannot open the SQLite store at ${path}: ${reason}`;
+    throw new ServiceError(ErrorCode.Internal, message, { cause: error });
+  }
+}
+
+function isInMemory(path: string): boolean {
+  // '' is better-sqlite3's anonymous temporary database.
+  return path === ':memory:' || path === '';
+}
+
+/** The key that makes group names unique regardless of case. */
+function groupNameKey(name: string): string {
+  return name.toLowerCase();
+}
+
+type SettingScope = keyof StoredSettings;
+type SettingsChange = Parameters<Store['updateSettings']>[0];
+
+interface SettingRow {
+  scope: SettingScope;
+  key: string;
+  value: string;
+}
+
+function encodeSetting(key: string, value: SettingValue): string {
+  // JSON would turn NaN and ±Infinity into null, so they would not round-trip.
+  if (typeof value === 'number' && !Number.isFinite(value)) {
+    throw new ServiceError(ErrorCode.BadRequest, `Setting ${key} must be a finite number`);
+  }
+  return JSON.stringify(value);
+}
+
+class SqliteStore implements Store {
+  readonly #database: Database.Database;
+  #closed = false;
+  readonly #connectors: DocumentTable<ConnectorDocument>;
+  readonly #groups: DocumentTable<ModelGroupDocument>;
+  readonly #models: DocumentTable<ModelDocument>;
+  readonly #tasks: DocumentTable<TaskDocument>;
+  readonly #modelIdsByConnector: Database.Statement<[string], string>;
+  readonly #modelIdsByGroup: Database.Statement<[string], string>;
+  readonly #groupNameTaken: Database.Statement<{ nameKey: string; exceptId: string | null }>;
+  readonly #selectSettings: Database.Statement<[], SettingRow>;
+  readonly #upsertSetting: Database.Statement<[SettingScope, string, string]>;
+  readonly #deleteSetting: Database.Statement<[SettingScope, string]>;
+  readonly #deleteTransientSettings: Database.Statement<[]>;
+  readonly #selectMeta: Database.Statement<[string], string>;
+  readonly #upsertMeta: Database.Statement<[string, string]>;
+  readonly #deleteConnectorTransaction: (id: string) => DeleteConnectorResult;
+  readonly #deleteGroupTransaction: (id: string) => DeleteModelGroupResult;
+  readonly #updateGroupTransaction: (id: string, group: ModelGroupDocument) => boolean;
+  readonly #registerTransaction: (
+    modelId: string,
+    model: ModelDocument,
+    taskId: string,
+    task: TaskDocument,
+  ) => { modelVersion: string };
+  readonly #updateModelTransaction: (id: string, model: ModelDocument) => boolean;
+  readonly #updateSettingsTransaction: (change: SettingsChange) => void;
+
+  constructor(database: Database.Database) {
+    this.#database = database;
+    this.#connectors = new DocumentTable(database, { table: 'connectors', label: 'connector' });
+    this.#groups = new DocumentTable(database, {
+      table: 'model_groups',
+      label: 'model group',
+      columns: { name_key: (group) => groupNameKey(group.name) },
+    });
+    this.#models = new DocumentTable(database, {
+      table: 'models',
+      label: 'model',
+      columns: {
+        connector_id: (model) => model.connector_id ?? null,
+        model_group_id: (model) => model.model_group_id ?? null,
+      },
+    });
+    this.#tasks = new DocumentTable(database, { table: 'tasks', label: 'task' });
+
+    this.#modelIdsByConnector = database
+      .prepare<[string], string>('SELECT id FROM models WHERE connector_id = ? ORDER BY seq')
+      .pluck();
+    this.#modelIdsByGroup = database
+      .prepare<[string], string>('SELECT id FROM models WHERE model_group_id = ? ORDER BY seq')
+      .pluck();
+    this.#groupNameTaken = database.prepare(
+      `SELECT 1 FROM model_groups
+       WHERE name_key = @nameKey AND (@exceptId IS NULL OR id <> @exceptId) LIMIT 1`,
+    );
+    this.#selectSettings = database.prepare(
+      'SELECT scope, key, value FROM settings ORDER BY scope, key',
+    );
+    this.#upsertSetting = database.prepare(
+      `INSERT INTO settings (scope, key, value) VALUES (?, ?, ?)
+       ON CONFLICT (scope, key) DO UPDATE SET value = excluded.value`,
+    );
+    this.#deleteSetting = database.prepare('DELETE FROM settings WHERE scope = ? AND key = ?');
+    this.#deleteTransientSettings = database.prepare(
+      "DELETE FROM settings WHERE scope = 'transient'",
+    );
+    this.#selectMeta = database
+      .prepare<[string], string>('SELECT value FROM meta WHERE key = ?')
+      .pluck();
+    this.#upsertMeta = database.prepare(
+      `INSERT INTO meta (key, value) VALUES (?, ?)
+       ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
+    );
+
+    const immediate = <A extends unknown[], R>(work: (...parameters: A) => R) => {
+      const transaction = database.transaction(work);
+      return (...parameters: A): R => transaction.immediate(...parameters);
+    };
+    this.#deleteConnectorTransaction = immediate((id: string) =>
+      this.#deleteUnlessUsed(this.#connectors, this.#modelIdsByConnector, id),
+    );
+    this.#deleteGroupTransaction = immediate((id: string) =>
+      this.#deleteUnlessUsed(this.#groups, this.#modelIdsByGroup, id),
+    );
+    this.#updateGroupTransaction = immediate((id: string, group: ModelGroupDocument) => {
+      const stored = this.#groups.get(id);
+      if (stored === undefined) return false;
+      // latest_version belongs to registerModel. A caller that read the group before a
+      // concurrent registration would otherwise write the old number back, and the next model
+      // registered in the group would reuse a version.
+      const latest = Math.max(group.latest_version, stored.document.latest_version);
+      return this.#groups.update(id, { ...group, latest_version: latest });
+    });
+    this.#registerTransaction = immediate(
+      (modelId: string, model: ModelDocument, taskId: string, task: TaskDocument) => {
+        this.#checkReferences(model);
+        let modelVersion = '1';
+        if (model.model_group_id !== undefined) {
+          const group = this.#groups.get(model.model_group_id);
+          if (group === undefined) throw notFound('Failed to find model group');
+          const latest = group.document.latest_version + 1;
+          this.#groups.update(group.id, { ...group.document, latest_version: latest });
+          modelVersion = String(latest);
+        }
+        this.#models.insert(modelId, { ...model, model_version: modelVersion });
+        this.#tasks.insert(taskId, task);
+        return { modelVersion };
+      },
+    );
+    this.#updateModelTransaction = immediate((id: string, model: ModelDocument) => {
+      if (this.#models.get(id) === undefined) return false;
+      this.#checkReferences(model);
+      return this.#models.update(id, model);
+    });
+    this.#updateSettingsTransaction = immediate((change: SettingsChange) => {
+      for (const scope of ['persistent', 'transient'] as const) {
+        for (const [key, value] of Object.entries(change[scope])) {
+          if (value === null) this.#deleteSetting.run(scope, key);
+          else this.#upsertSetting.run(scope, key, encodeSetting(key, value));
+        }
+      }
+    });
+  }
+
+  async createConnector(id: string, connector: ConnectorDocument): Promise<void> {
+    this.#run(() => this.#connectors.insert(id, connector));
+  }
+
+  async getConnector(id: string): Promise<Stored<ConnectorDocument> | undefined> {
+    return this.#run(() => this.#connectors.get(id));
+  }
+
+  async updateConnector(id: string, connector: ConnectorDocument): Promise<boolean> {
+    return this.#run(() => this.#connectors.update(id, connector));
+  }
+
+  async deleteConnector(id: string): Promise<DeleteConnectorResult> {
+    return this.#run(() => this.#deleteConnectorTransaction(id));
+  }
+
+  async listConnectors(): Promise<Stored<ConnectorDocument>[]> {
+    return this.#run(() => this.#connectors.list());
+  }
+
+  async createModelGroup(id: string, group: ModelGroupDocument): Promise<void> {
+    this.#run(() => this.#groups.insert(id, group));
+  }
+
+  async getModelGroup(id: string): Promise<Stored<ModelGroupDocument> | undefined> {
+    return this.#run(() => this.#groups.get(id));
+  }
+
+  async updateModelGroup(id: string, group: ModelGroupDocument): Promise<boolean> {
+    return this.#run(() => this.#updateGroupTransaction(id, group));
+  }
+
+  async deleteModelGroup(id: string): Promise<DeleteModelGroupResult> {
+    return this.#run(() => this.#deleteGroupTransaction(id));
+  }
+
+  async listModelGroups(): Promise<Stored<ModelGroupDocument>[]> {
+    return this.#run(() => this.#groups.list());
+  }
+
+  async modelGroupNameTaken(name: string, exceptId?: string): Promise<boolean> {
+    return this.#run(
+      () =>
+        this.#groupNameTaken.get({ nameKey: groupNameKey(name), exceptId: exceptId ?? null }) !==
+        undefined,
+    );
+  }
+
+  async registerModel(
+    modelId: string,
+    model: ModelDocument,
+    taskId: string,
+    task: TaskDocument,
+  ): Promise<{ modelVersion: string }> {
+    return this.#run(() => this.#registerTransaction(modelId, model, taskId, task));
+  }
+
+  async getModel(id: string): Promise<Stored<ModelDocument> | undefined> {
+    return this.#run(() => this.#models.get(id));
+  }
+
+  async updateModel(id: string, model: ModelDocument): Promise<boolean> {
+    return this.#run(() => this.#updateModelTransaction(id, model));
+  }
+
+  async deleteModel(id: string): Promise<boolean> {
+    return this.#run(() => this.#models.delete(id));
+  }
+
+  async listModels(): Promise<Stored<ModelDocument>[]> {
+    return this.#run(() => this.#models.list());
+  }
+
+  async createTask(id: string, task: TaskDocument): Promise<void> {
+    this.#run(() => this.#tasks.insert(id, task));
+  }
+
+  async getTask(id: string): Promise<Stored<TaskDocument> | undefined> {
+    return this.#run(() => this.#tasks.get(id));
+  }
+
+  async updateTask(id: string, task: TaskDocument): Promise<boolean> {
+    return this.#run(() => this.#tasks.update(id, task));
+  }
+
+  async deleteTask(id: string): Promise<boolean> {
+    return this.#run(() => this.#tasks.delete(id));
+  }
+
+  async getSettings(): Promise<StoredSettings> {
+    return this.#run(() => this.#readSettings());
+  }
+
+  async updateSettings(change: SettingsChange): Promise<StoredSettings> {
+    return this.#run(() => {
+      this.#updateSettingsTransaction(change);
+      return this.#readSettings();
+    });
+  }
+
+  async clearTransientSettings(): Promise<void> {
+    this.#run(() => this.#deleteTransientSettings.run());
+  }
+
+  async getMeta(key: string): Promise<string | undefined> {
+    return this.#run(() => this.#selectMeta.get(key));
+  }
+
+  async setMeta(key: string, value: string): Promise<void> {
+    this.#run(() => this.#upsertMeta.run(key, value));
+  }
+
+  /** Idempotent, so shutdown paths and test cleanups need not track who closed first. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#database.close();
+  }
+
+  /** Runs one synchronous unit of work, converting failures into ServiceErrors (habit 7). */
+  #run<R>(work: () => R): R {
+    if (this.#closed) {
+      throw new ServiceError(ErrorCode.Internal, 'The SQLite store is closed');
+    }
+    try {
+      return work();
+    } catch (error) {
+      if (ServiceError.isInstance(error)) throw error;
+      if (
+        error instanceof Database.SqliteError &&
+        (error.code === 'SQLITE_BUSY' || error.code === 'SQLITE_LOCKED')
+      ) {
+        throw new ServiceError(ErrorCode.Internal, 'The SQLite store is busy', {
+          retryable: true,
+          cause: error,
+        });
+      }
+      throw ServiceError.from(error);
+    }
+  }
+
+  #checkReferences(model: ModelDocument): void {
+    if (
+      model.connector_id !== undefined &&
+      this.#connectors.get(model.connector_id) === undefined
+    ) {
+      throw notFound('Failed to find connector');
+    }
+    if (
+      model.model_group_id !== undefined &&
+      this.#groups.get(model.model_group_id) === undefined
+    ) {
+      throw notFound('Failed to find model group');
+    }
+  }
+
+  #deleteUnlessUsed<T>(
+    table: DocumentTable<T>,
+    modelIdsUsing: Database.Statement<[string], string>,
+    id: string,
+  ): DeleteConnectorResult {
+    if (table.get(id) === undefined) return { outcome: 'not_found' };
+    const modelIds = modelIdsUsing.all(id);
+    if (modelIds.length > 0) return { outcome: 'in_use', modelIds };
+    table.delete(id);
+    return { outcome: 'deleted' };
+  }
+
+  #readSettings(): StoredSettings {
+    const rows = this.#selectSettings.all();
+    // Object.fromEntries defines own properties, so a key such as "__proto__" stays a key.
+    const scope = (name: SettingScope): Record<string, SettingValue> =>
+      Object.fromEntries(
+        rows
+          .filter((row) => row.scope === name)
+          .map((row) => [row.key, JSON.parse(row.value) as SettingValue]),
+      );
+    return { persistent: scope('persistent'), transient: scope('transient') };
+  }
+}

@@ -1,0 +1,407 @@
+/**
+ * The one way Sluice talks to remote providers: undici agents per `client_config`, the SSRF
+ * checks on every call, `client_config` retries, and cancellation that reaches the socket.
+ */
+import type { Socket } from 'node:net';
+import { Agent, buildConnector, type Dispatcher, request } from 'undici';
+import type { ClientConfig } from '../domain/connector.ts';
+import { ErrorCode, ServiceError } from '../domain/errors.ts';
+import type { UpstreamCall } from '../domain/provider.ts';
+import {
+  checkAddressLiteral,
+  checkTrustedEndpoint,
+  createGuardedLookup,
+  parseEndpointUrl,
+} from './endpoint-guard.ts';
+import { isRetryableStatus, type RetryTools, runWithRetry } from './retry.ts';
+import {
+  cancellationError,
+  redactSecrets,
+  type TimeoutLimits,
+  toUpstreamError,
+} from './upstream-error.ts';
+
+export type UpstreamHeaders = Record<string, string | string[] | undefined>;
+
+export interface UpstreamResponse {
+  status: number;
+  headers: UpstreamHeaders;
+  body: string;
+}
+
+export interface UpstreamStream {
+  status: number;
+  headers: UpstreamHeaders;
+  body: AsyncIterable<Uint8Array>;
+  /** Releases the socket early (the consumer stops reading). */
+  abort(): void;
+}
+
+export interface EndpointPolicy {
+  trustedEndpointsRegex: string[];
+  privateIpEnabled: boolean;
+}
+
+/** Signs one attempt (aws_sigv4); called again for every retry. */
+export type CallSigner = (call: UpstreamCall) => Promise<UpstreamCall>;
+
+export interface UpstreamClientOptions {
+  /** Read on every call, so settings changes apply to the next call. */
+  endpointPolicy: () => EndpointPolicy;
+  /** Cap on non-streaming response bodies; default 100 MB. */
+  maxResponseBytes?: number;
+  /** Test seams for the retry loop. */
+  retryTools?: Partial<RetryTools>;
+}
+
+export interface OpenOptions {
+  /** Wait for the response headers; defaults to `read_timeout`. */
+  firstByteTimeoutMs?: number;
+  sign?: CallSigner;
+}
+
+const defaultMaxResponseBytes = 100 * 1024 * 1024;
+// Enough of a provider's error body to explain it, without relaying a huge page.
+const errorBodyReadBytes = 64 * 1024;
+const errorMessageChars = 4000;
+// More distinct client_configs than this are unusual; the oldest agent is then closed gracefully.
+const maxAgents = 32;
+
+/**
+ * The signal of the request being dispatched right now. undici calls the connector synchronously
+ * inside `dispatch` when the pool needs a new socket for that request, and that socket serves no
+ * other request until it is connected; so a connector that sees this signal may destroy the
+ * half-open socket on abort. undici alone would only notice the abort once connected.
+ */
+let dispatchingSignal: AbortSignal | undefined;
+
+function abortableConnector(base: buildConnector.connector): buildConnector.connector {
+  // buildConnector returns the socket it creates, although its type says void.
+  const connect = base as unknown as (
+    options: buildConnector.Options,
+    callback: buildConnector.Callback,
+  ) => Socket | undefined;
+  return (options, callback) => {
+    const signal = dispatchingSignal;
+    let settled = false;
+    let onAbort: (() => void) | undefined;
+    const socket = connect(options, (...result) => {
+      settled = true;
+      if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort);
+      callback(...result);
+    });
+    if (signal === undefined || settled || socket === undefined) return;
+    const connectAborted = Object.assign(new Error('Connect aborted'), { code: 'UND_ERR_ABORTED' });
+    onAbort = () => socket.destroy(connectAborted);
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+  };
+}
+
+interface DispatchTimeouts {
+  headersTimeout: number;
+  bodyTimeout: number;
+}
+
+/**
+ * Starts the request and settles as soon as `signal` fires, even when undici still waits for a
+ * free connection in the pool (it only acts on the abort once the request reaches a socket).
+ */
+function dispatch(
+  agent: Agent,
+  call: UpstreamCall,
+  signal: AbortSignal,
+  timeouts: DispatchTimeouts,
+): Promise<Dispatcher.ResponseData> {
+  if (signal.aborted) return Promise.reject(cancellationError(signal));
+  const previous = dispatchingSignal;
+  dispatchingSignal = signal;
+  let pending: Promise<Dispatcher.ResponseData>;
+  try {
+    pending = request(call.url, {
+      dispatcher: agent,
+      method: call.method.toUpperCase() as Dispatcher.HttpMethod,
+      headers: call.headers,
+      body: call.body === '' ? null : call.body,
+      signal,
+      ...timeouts,
+    });
+  } finally {
+    dispatchingSignal = previous;
+  }
+  return new Promise((resolve, reject) => {
+    const onAbort = (): void => reject(cancellationError(signal));
+    signal.addEventListener('abort', onAbort, { once: true });
+    pending.then(
+      (response) => {
+        signal.removeEventListener('abort', onAbort);
+        if (signal.aborted) {
+          release(response.body);
+          reject(cancellationError(signal));
+        } else {
+          resolve(response);
+        }
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
+}
+
+type ResponseBody = Dispatcher.ResponseData['body'];
+
+/**
+ * Destroys a response body, which closes its socket unless the body was read to the end. The
+ * error undici emits for the early destroy is expected, so it must not become an uncaught one.
+ */
+function release(body: ResponseBody): void {
+  body.on('error', ignore);
+  body.destroy();
+}
+
+function ignore(): void {}
+
+function failure(error: unknown, signal: AbortSignal, limits: TimeoutLimits): ServiceError {
+  return signal.aborted ? cancellationError(signal) : toUpstreamError(error, limits);
+}
+
+export class UpstreamClient {
+  readonly #endpointPolicy: () => EndpointPolicy;
+  readonly #maxResponseBytes: number;
+  readonly #retryTools: Partial<RetryTools>;
+  readonly #agents = new Map<string, Agent>();
+  #closed = false;
+
+  constructor(options: UpstreamClientOptions) {
+    this.#endpointPolicy = options.endpointPolicy;
+    this.#maxResponseBytes = options.maxResponseBytes ?? defaultMaxResponseBytes;
+    this.#retryTools = options.retryTools ?? {};
+  }
+
+  /**
+   * Non-streaming call with client_config timeouts and retries. A non-2xx status (after retries)
+   * is returned for the caller to report; transport failures throw ServiceError.
+   */
+  send(
+    call: UpstreamCall,
+    config: ClientConfig,
+    signal: AbortSignal,
+    sign?: CallSigner,
+  ): Promise<UpstreamResponse> {
+    const readMilliseconds = config.read_timeout * 1000;
+    const limits = this.#limits(config, readMilliseconds, readMilliseconds);
+    const timeouts = { headersTimeout: readMilliseconds, bodyTimeout: readMilliseconds };
+    return runWithRetry(
+      config,
+      signal,
+      {
+        attempt: async () => {
+          const agent = this.#prepare(call, config);
+          const outgoing = sign === undefined ? call : await sign(call);
+          try {
+            const response = await dispatch(agent, outgoing, signal, timeouts);
+            const body = await this.#readCapped(response);
+            return { status: response.statusCode, headers: response.headers, body };
+          } catch (error) {
+            throw failure(error, signal, limits);
+          }
+        },
+        shouldRetryResult: (response) => isRetryableStatus(response.status),
+      },
+      this.#retryTools,
+    );
+  }
+
+  /**
+   * Streaming call: resolves once 2xx headers arrive. Retries happen only before that point.
+   * Aborting `signal` at any stage destroys the socket; the body has no idle timeout here (the
+   * stream core runs its own per-event timer).
+   */
+  async open(
+    call: UpstreamCall,
+    config: ClientConfig,
+    signal: AbortSignal,
+    options: OpenOptions = {},
+  ): Promise<UpstreamStream> {
+    const headersMilliseconds = options.firstByteTimeoutMs ?? config.read_timeout * 1000;
+    const limits = this.#limits(config, headersMilliseconds, 0);
+    const timeouts = { headersTimeout: headersMilliseconds, bodyTimeout: 0 };
+    const { sign } = options;
+    const response = await runWithRetry(
+      config,
+      signal,
+      {
+        attempt: async () => {
+          const agent = this.#prepare(call, config);
+          const outgoing = sign === undefined ? call : await sign(call);
+          try {
+            return await dispatch(agent, outgoing, signal, timeouts);
+          } catch (error) {
+            throw failure(error, signal, limits);
+          }
+        },
+        shouldRetryResult: (candidate) => isRetryableStatus(candidate.statusCode),
+        discardResult: (candidate) => release(candidate.body),
+      },
+      this.#retryTools,
+    );
+    const status = response.statusCode;
+    if (status < 200 || status > 299) {
+      const text = await readErrorBody(response.body, config.read_timeout * 1000, signal);
+      throw new ServiceError(
+        ErrorCode.Upstream,
+        `Error from remote service: ${redactSecrets(text, call.headers)}`,
+        // A redirect or informational status is no client error of ours: report a bad gateway.
+        { status: status >= 400 ? status : 502, retryable: isRetryableStatus(status) },
+      );
+    }
+    return streamOf(response, signal, limits);
+  }
+
+  /** Destroys every agent; calls still in flight fail. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    const agents = [...this.#agents.values()];
+    this.#agents.clear();
+    await Promise.all(agents.map((agent) => agent.destroy().catch(() => undefined)));
+  }
+
+  /** The SSRF checks (on every attempt: settings may change) and the agent for this config. */
+  #prepare(call: UpstreamCall, config: ClientConfig): Agent {
+    if (this.#closed) {
+      throw new ServiceError(ErrorCode.UpstreamUnavailable, 'The upstream client is closed');
+    }
+    const policy = this.#endpointPolicy();
+    checkTrustedEndpoint(call.url, policy.trustedEndpointsRegex);
+    checkAddressLiteral(parseEndpointUrl(call.url), policy.privateIpEnabled);
+    return this.#agentFor(config, policy.privateIpEnabled);
+  }
+
+  /**
+   * One agent per pool-shaping config. `privateIpEnabled` is part of the key so that pooled
+   * sockets opened while private addresses were allowed are never reused after that changes.
+   */
+  #agentFor(config: ClientConfig, privateIpEnabled: boolean): Agent {
+    const connections = Math.max(1, Math.floor(config.max_connection) || 1);
+    const connectMilliseconds = Math.max(0, config.connection_timeout * 1000);
+    const skipVerification = config.skip_ssl_verification;
+    const key = `${connections}|${connectMilliseconds}|${skipVerification}|${privateIpEnabled}`;
+    const existing = this.#agents.get(key);
+    if (existing !== undefined) return existing;
+    if (this.#agents.size >= maxAgents) {
+      const [oldestKey, oldest] = this.#agents.entries().next().value ?? [];
+      if (oldestKey !== undefined) this.#agents.delete(oldestKey);
+      oldest?.close().catch(() => undefined);
+    }
+    const connector = buildConnector({
+      timeout: connectMilliseconds,
+      rejectUnauthorized: !skipVerification,
+      ...(privateIpEnabled ? {} : { lookup: createGuardedLookup() }),
+    });
+    const agent = new Agent({
+      connections,
+      // Providers close idle connections after roughly a minute; stay well below that.
+      keepAliveTimeout: 10_000,
+      keepAliveMaxTimeout: 60_000,
+      connect: abortableConnector(connector),
+    });
+    this.#agents.set(key, agent);
+    return agent;
+  }
+
+  #limits(config: ClientConfig, headersMs: number, bodyMs: number): TimeoutLimits {
+    return {
+      connectMilliseconds: config.connection_timeout * 1000,
+      headersMilliseconds: headersMs,
+      bodyMilliseconds: bodyMs,
+    };
+  }
+
+  async #readCapped(response: Dispatcher.ResponseData): Promise<string> {
+    const declared = Number(response.headers['content-length']);
+    if (Number.isFinite(declared) && declared > this.#maxResponseBytes) {
+      release(response.body);
+      throw tooLarge(this.#maxResponseBytes);
+    }
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for await (const chunk of response.body as AsyncIterable<Buffer>) {
+      total += chunk.length;
+      if (total > this.#maxResponseBytes) {
+        release(response.body);
+        throw tooLarge(this.#maxResponseBytes);
+      }
+      chunks.push(chunk);
+    }
+    return Buffer.concat(chunks).toString('utf8');
+  }
+}
+
+function tooLarge(limit: number): ServiceError {
+  return new ServiceError(
+    ErrorCode.UpstreamProtocol,
+    `Response from remote service is larger than ${limit} bytes`,
+  );
+}
+
+/**
+ * Reads the start of an error body. A provider that sends error headers and then stalls must not
+ * hold the call, hence the timer; the rest of the body is dropped with the socket.
+ */
+async function readErrorBody(
+  body: ResponseBody,
+  timeoutMilliseconds: number,
+  signal: AbortSignal,
+): Promise<string> {
+  const timer =
+    timeoutMilliseconds > 0 ? setTimeout(() => release(body), timeoutMilliseconds) : undefined;
+  const chunks: Buffer[] = [];
+  let total = 0;
+  try {
+    for await (const chunk of body as AsyncIterable<Buffer>) {
+      chunks.push(chunk);
+      total += chunk.length;
+      if (total >= errorBodyReadBytes) break;
+    }
+  } catch {
+    // A broken error body still yields what arrived; the status tells the story.
+  } finally {
+    clearTimeout(timer);
+    release(body);
+  }
+  if (signal.aborted) throw cancellationError(signal);
+  const text = Buffer.concat(chunks).toString('utf8');
+  return text.length > errorMessageChars ? `${text.slice(0, errorMessageChars)}…` : text;
+}
+
+function streamOf(
+  response: Dispatcher.ResponseData,
+  signal: AbortSignal,
+  limits: TimeoutLimits,
+): UpstreamStream {
+  const { body } = response;
+  let released = false;
+  async function* chunks(): AsyncGenerator<Uint8Array> {
+    try {
+      for await (const chunk of body as AsyncIterable<Buffer>) yield chunk;
+    } catch (error) {
+      if (signal.aborted) throw cancellationError(signal);
+      if (released) throw new ServiceError(ErrorCode.Canceled, 'The upstream stream was released');
+      throw toUpstreamError(error, limits);
+    } finally {
+      // Ends early when the consumer breaks out of its loop; the socket must go with it.
+      release(body);
+    }
+  }
+  return {
+    status: response.statusCode,
+    headers: response.headers,
+    body: chunks(),
+    abort: () => {
+      released = true;
+      release(body);
+    },
+  };
+}

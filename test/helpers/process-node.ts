@@ -1,0 +1,81 @@
+/**
+ * Sluice as a real child process (`node --import tsx src/main.ts`), for tests that need a real
+ * restart or real signals. Resolves once the node printed its listening line.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+
+export interface ProcessNode {
+  child: ChildProcess;
+  baseUrl: string;
+  nodeId: string;
+  output: () => string;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+export async function startProcessNode(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<ProcessNode> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], {
+    cwd: root,
+    env: { ...process.env, SLUICE_LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout?.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  child.stderr?.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  const listening = await new Promise<RegExpMatchArray>((resolve, reject) => {
+    const onData = () => {
+      const match = output.match(/Sluice listening on (\S+) \(node (\S+)\)/);
+      if (match !== null) {
+        child.stdout?.off('data', onData);
+        child.off('exit', onExit);
+        resolve(match);
+      }
+    };
+    const onExit = (code: number | null) => reject(new Error(`exited with ${code}: ${output}`));
+    child.stdout?.on('data', onData);
+    child.once('exit', onExit);
+  });
+  return {
+    child,
+    baseUrl: listening[1] ?? '',
+    nodeId: listening[2] ?? '',
+    output: () => output,
+    async stop(signal = 'SIGTERM') {
+      if (child.exitCode !== null) return child.exitCode;
+      child.kill(signal);
+      const [code] = await once(child, 'exit');
+      return code as number | null;
+    },
+  };
+}
+
+/** Runs the node expecting it to fail at start; returns exit code and output. */
+export async function runFailingNode(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number | null; output: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], {
+    cwd: root,
+    env: { ...process.env, SLUICE_LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout?.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  child.stderr?.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  const [code] = await once(child, 'exit');
+  return { code: code as number | null, output };
+}
