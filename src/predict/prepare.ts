@@ -62,13 +62,14 @@ export function prepareCall(connector: ResolvedConnector, body: PredictBody): Pr
     throw badRequest(`The connector ${connector.name} has no predict action`);
   }
   const requestParameters = escapeRequestParameters(toParameterMap(body.parameters));
+  // ml-commons runs the default embedding pre-processing for text_docs when none is set.
   const preProcessed =
-    action.pre_process_function !== undefined && body.textDocs !== undefined
-      ? preProcess(action.pre_process_function, {
+    body.textDocs === undefined
+      ? undefined
+      : preProcess(action.pre_process_function ?? 'connector.pre_process.default.embedding', {
           text_docs: body.textDocs,
           parameters: body.parameters,
-        })
-      : undefined;
+        });
   const parameters = mergeParameters(connector.parameters, requestParameters, preProcessed);
   const headers = buildHeaders(action.headers, parameters, connector.credential);
   if (!Object.keys(headers).some((name) => name.toLowerCase() === 'content-type')) {
