@@ -134,9 +134,11 @@ export class ConnectorService {
     const settings = this.#dependencies.settings.current();
     for (const action of document.actions ?? []) {
       const url = substitute(action.url, document.parameters ?? {}, '${parameters.');
-      if (url.includes('${parameters.')) continue;
+      // Blueprints carry placeholders such as `<your_aws_region>`; such a URL is checked (and
+      // refused with a clear message) when it is called, not when it is stored.
+      if (url.includes('${parameters.') || !URL.canParse(url)) continue;
       checkTrustedEndpoint(url, settings.trustedEndpointsRegex);
-      await checkEndpointAddress(url, settings.privateIpEnabled);
+      await checkEndpointAddress(url, settings.privateIpEnabled, { allowUnresolved: true });
     }
   }
 

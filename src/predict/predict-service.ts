@@ -11,6 +11,7 @@ import { ErrorCode, ServiceError } from '../domain/errors.ts';
 import type { InferenceResponse, ModelTensor } from '../domain/inference.ts';
 import type { ModelDocument } from '../domain/model.ts';
 import type { UpstreamClient } from '../upstream/client.ts';
+import { redactSecrets } from '../upstream/upstream-error.ts';
 import { type PredictBody, prepareCall } from './prepare.ts';
 import { postProcess } from './process-functions.ts';
 import type { ModelRateLimiters } from './rate-limiter.ts';
@@ -84,7 +85,9 @@ export class PredictService {
       prepared.sign,
     );
     if (response.status < 200 || response.status >= 300) {
-      throw new ServiceError(ErrorCode.Upstream, `Error from remote service: ${response.body}`, {
+      // Some providers echo the rejected key; it must reach neither the client nor the logs.
+      const body = redactSecrets(response.body, prepared.call.headers);
+      throw new ServiceError(ErrorCode.Upstream, `Error from remote service: ${body}`, {
         status: response.status,
       });
     }

@@ -262,6 +262,16 @@ describe('UpstreamClient.send', () => {
     );
   });
 
+  it('refuses a call undici cannot send as bad_request, without echoing the header', async () => {
+    const server = await httpServer(statusSequence(200));
+    await assert.rejects(
+      client().send(post(server.url, { 'x-token': 'secret\r\nvalue' }), config(), noSignal()),
+      (error: unknown) =>
+        isError('bad_request')(error) && !(error as ServiceError).message.includes('secret'),
+    );
+    assert.equal(server.hits(), 0);
+  });
+
   it('leaves no listener on a long-lived signal', async () => {
     const server = await httpServer(statusSequence(200));
     const controller = new AbortController();
@@ -432,6 +442,22 @@ describe('UpstreamClient.open', () => {
     await assert.rejects(iterator.next(), isError('canceled'));
     await closed(socket);
     assert.equal(getEventListeners(controller.signal, 'abort').length, 0);
+  });
+
+  it('a connection reset mid-body is an error, never a clean end', async () => {
+    const server = await httpServer((request, response) => {
+      response.writeHead(200);
+      response.write('data: first\n\n', () => request.socket.destroy());
+    });
+    const stream = await client().open(post(server.url), config(), noSignal());
+    const received: string[] = [];
+    await assert.rejects(
+      async () => {
+        for await (const chunk of stream.body) received.push(Buffer.from(chunk).toString('utf8'));
+      },
+      isError('upstream_unavailable', /^Connection to remote service failed: /),
+    );
+    assert.deepEqual(received, ['data: first\n\n']);
   });
 
   it('abort() releases the socket early', { timeout: 10_000 }, async () => {

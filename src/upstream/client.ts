@@ -16,7 +16,8 @@ import {
 import { isRetryableStatus, type RetryTools, runWithRetry } from './retry.ts';
 import {
   cancellationError,
-  redactSecrets,
+  providerError,
+  releaseBody,
   type TimeoutLimits,
   toUpstreamError,
 } from './upstream-error.ts';
@@ -61,9 +62,6 @@ export interface OpenOptions {
 }
 
 const defaultMaxResponseBytes = 100 * 1024 * 1024;
-// Enough of a provider's error body to explain it, without relaying a huge page.
-const errorBodyReadBytes = 64 * 1024;
-const errorMessageChars = 4000;
 // More distinct client_configs than this are unusual; the oldest agent is then closed gracefully.
 const maxAgents = 32;
 
@@ -136,7 +134,7 @@ function dispatch(
       (response) => {
         signal.removeEventListener('abort', onAbort);
         if (signal.aborted) {
-          release(response.body);
+          releaseBody(response.body);
           reject(cancellationError(signal));
         } else {
           resolve(response);
@@ -149,19 +147,6 @@ function dispatch(
     );
   });
 }
-
-type ResponseBody = Dispatcher.ResponseData['body'];
-
-/**
- * Destroys a response body, which closes its socket unless the body was read to the end. The
- * error undici emits for the early destroy is expected, so it must not become an uncaught one.
- */
-function release(body: ResponseBody): void {
-  body.on('error', ignore);
-  body.destroy();
-}
-
-function ignore(): void {}
 
 function failure(error: unknown, signal: AbortSignal, limits: TimeoutLimits): ServiceError {
   return signal.aborted ? cancellationError(signal) : toUpstreamError(error, limits);
@@ -229,6 +214,8 @@ export class UpstreamClient {
     const limits = this.#limits(config, headersMilliseconds, 0);
     const timeouts = { headersTimeout: headersMilliseconds, bodyTimeout: 0 };
     const { sign } = options;
+    // The signed headers may hold secrets (a session token) that an echoing provider returns.
+    let lastSent = call;
     const response = await runWithRetry(
       config,
       signal,
@@ -236,6 +223,7 @@ export class UpstreamClient {
         attempt: async () => {
           const agent = this.#prepare(call, config);
           const outgoing = sign === undefined ? call : await sign(call);
+          lastSent = outgoing;
           try {
             return await dispatch(agent, outgoing, signal, timeouts);
           } catch (error) {
@@ -243,19 +231,12 @@ export class UpstreamClient {
           }
         },
         shouldRetryResult: (candidate) => isRetryableStatus(candidate.statusCode),
-        discardResult: (candidate) => release(candidate.body),
+        discardResult: (candidate) => releaseBody(candidate.body),
       },
       this.#retryTools,
     );
-    const status = response.statusCode;
-    if (status < 200 || status > 299) {
-      const text = await readErrorBody(response.body, config.read_timeout * 1000, signal);
-      throw new ServiceError(
-        ErrorCode.Upstream,
-        `Error from remote service: ${redactSecrets(text, call.headers)}`,
-        // A redirect or informational status is no client error of ours: report a bad gateway.
-        { status: status >= 400 ? status : 502, retryable: isRetryableStatus(status) },
-      );
+    if (response.statusCode < 200 || response.statusCode > 299) {
+      throw await providerError(response, lastSent.headers, config.read_timeout * 1000, signal);
     }
     return streamOf(response, signal, limits);
   }
@@ -322,7 +303,7 @@ export class UpstreamClient {
   async #readCapped(response: Dispatcher.ResponseData): Promise<string> {
     const declared = Number(response.headers['content-length']);
     if (Number.isFinite(declared) && declared > this.#maxResponseBytes) {
-      release(response.body);
+      releaseBody(response.body);
       throw tooLarge(this.#maxResponseBytes);
     }
     const chunks: Buffer[] = [];
@@ -330,7 +311,7 @@ export class UpstreamClient {
     for await (const chunk of response.body as AsyncIterable<Buffer>) {
       total += chunk.length;
       if (total > this.#maxResponseBytes) {
-        release(response.body);
+        releaseBody(response.body);
         throw tooLarge(this.#maxResponseBytes);
       }
       chunks.push(chunk);
@@ -344,36 +325,6 @@ function tooLarge(limit: number): ServiceError {
     ErrorCode.UpstreamProtocol,
     `Response from remote service is larger than ${limit} bytes`,
   );
-}
-
-/**
- * Reads the start of an error body. A provider that sends error headers and then stalls must not
- * hold the call, hence the timer; the rest of the body is dropped with the socket.
- */
-async function readErrorBody(
-  body: ResponseBody,
-  timeoutMilliseconds: number,
-  signal: AbortSignal,
-): Promise<string> {
-  const timer =
-    timeoutMilliseconds > 0 ? setTimeout(() => release(body), timeoutMilliseconds) : undefined;
-  const chunks: Buffer[] = [];
-  let total = 0;
-  try {
-    for await (const chunk of body as AsyncIterable<Buffer>) {
-      chunks.push(chunk);
-      total += chunk.length;
-      if (total >= errorBodyReadBytes) break;
-    }
-  } catch {
-    // A broken error body still yields what arrived; the status tells the story.
-  } finally {
-    clearTimeout(timer);
-    release(body);
-  }
-  if (signal.aborted) throw cancellationError(signal);
-  const text = Buffer.concat(chunks).toString('utf8');
-  return text.length > errorMessageChars ? `${text.slice(0, errorMessageChars)}…` : text;
 }
 
 function streamOf(
@@ -392,7 +343,7 @@ function streamOf(
       throw toUpstreamError(error, limits);
     } finally {
       // Ends early when the consumer breaks out of its loop; the socket must go with it.
-      release(body);
+      releaseBody(body);
     }
   }
   return {
@@ -401,7 +352,7 @@ function streamOf(
     body: chunks(),
     abort: () => {
       released = true;
-      release(body);
+      releaseBody(body);
     },
   };
 }

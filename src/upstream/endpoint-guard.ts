@@ -103,8 +103,16 @@ export function checkAddressLiteral(parsed: URL, privateIpEnabled: boolean): voi
 /**
  * Resolves the URL's host and refuses it when any address is private (connector-create time).
  * Calls are guarded again at connect time by the lookup of the agent.
+ *
+ * With `allowUnresolved`, a host that does not resolve (yet, or not from this node) is let
+ * through: a connector may be written before its endpoint is reachable, and the connect-time
+ * guard still judges every address actually used.
  */
-export async function checkEndpointAddress(url: string, privateIpEnabled: boolean): Promise<void> {
+export async function checkEndpointAddress(
+  url: string,
+  privateIpEnabled: boolean,
+  options: { allowUnresolved?: boolean } = {},
+): Promise<void> {
   const parsed = parseEndpointUrl(url);
   if (privateIpEnabled) return;
   checkAddressLiteral(parsed, privateIpEnabled);
@@ -115,6 +123,7 @@ export async function checkEndpointAddress(url: string, privateIpEnabled: boolea
     addresses = await dnsLookupAsync(host, { all: true, verbatim: true });
   } catch (error) {
     const code = (error as { code?: unknown }).code;
+    if (options.allowUnresolved === true) return;
     if (code === 'ENOTFOUND' || code === 'ENODATA') {
       throw badRequest(`Remote inference host name cannot be resolved: ${host}`);
     }

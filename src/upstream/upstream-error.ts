@@ -3,6 +3,7 @@
  * to show: a fixed phrase per failure kind, never the raw message (it can hold URLs with API keys
  * in the query string, or internal host names).
  */
+import type { Readable } from 'node:stream';
 import { ErrorCode, ServiceError } from '../domain/errors.ts';
 
 /** The error to raise once the caller's signal fired, whatever the transport threw. */
@@ -171,4 +172,57 @@ export function redactSecrets(text: string, headers: Record<string, string>): st
     }
   }
   return result;
+}
+
+// Enough of a provider's error body to explain it, without relaying a huge page.
+const errorBodyReadBytes = 64 * 1024;
+const errorMessageChars = 4000;
+
+/**
+ * Destroys a response body, which closes its socket unless the body was read to the end. The
+ * error undici emits for the early destroy is expected, so it must not become an uncaught one.
+ */
+export function releaseBody(body: Readable): void {
+  body.on('error', ignore);
+  body.destroy();
+}
+
+function ignore(): void {}
+
+/**
+ * ServiceError(upstream) for a non-2xx answer, carrying the provider's status and the start of
+ * its body. A provider that sends error headers and then stalls must not hold the call, hence
+ * the timer; the rest of the body is dropped with the socket.
+ */
+export async function providerError(
+  response: { statusCode: number; body: Readable },
+  sentHeaders: Record<string, string>,
+  timeoutMilliseconds: number,
+  signal: AbortSignal,
+): Promise<ServiceError> {
+  const { body, statusCode } = response;
+  const timer =
+    timeoutMilliseconds > 0 ? setTimeout(() => releaseBody(body), timeoutMilliseconds) : undefined;
+  const chunks: Buffer[] = [];
+  let total = 0;
+  try {
+    for await (const chunk of body as AsyncIterable<Buffer>) {
+      chunks.push(chunk);
+      total += chunk.length;
+      if (total >= errorBodyReadBytes) break;
+    }
+  } catch {
+    // A broken error body still yields what arrived; the status tells the story.
+  } finally {
+    clearTimeout(timer);
+    releaseBody(body);
+  }
+  if (signal.aborted) return cancellationError(signal);
+  const text = redactSecrets(Buffer.concat(chunks).toString('utf8'), sentHeaders);
+  const shown = text.length > errorMessageChars ? `${text.slice(0, errorMessageChars)}…` : text;
+  return new ServiceError(ErrorCode.Upstream, `Error from remote service: ${shown}`, {
+    // A redirect is no client error of ours: report it as a bad gateway.
+    status: statusCode >= 400 ? statusCode : 502,
+    retryable: statusCode === 429 || statusCode >= 500,
+  });
 }

@@ -70,6 +70,9 @@ describe('createSseDecoder', () => {
 
   test('strips one BOM at the start of the stream only', () => {
     assert.deepEqual(framesOf('\uFEFFdata: x\n\n'), [frame('x')]);
+    for (const chunks of everyTwoPieceSplit(utf8('\uFEFFdata: x\n\n'))) {
+      assert.deepEqual(decode(sse(), chunks).frames, [frame('x')]);
+    }
     // A second BOM is part of the first line, which makes the field name "\uFEFFdata": ignored.
     assert.deepEqual(framesOf('\uFEFF\uFEFFdata: x\n\ndata: y\n\n'), [frame('y')]);
     // Text that merely looks like a BOM mis-decoded as Latin-1 is content, not a BOM.

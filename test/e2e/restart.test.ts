@@ -50,7 +50,11 @@ describe('a real process restart', () => {
       connectorId = created.body.connector_id;
       const model = await json(`${first.baseUrl}/_plugins/_ml/models/_register?deploy=true`, {
         method: 'POST',
-        body: JSON.stringify({ name: 'persisted model', function_name: 'remote', connector_id: connectorId }),
+        body: JSON.stringify({
+          name: 'persisted model',
+          function_name: 'remote',
+          connector_id: connectorId,
+        }),
       });
       modelId = model.body.model_id;
       const settings = await json(`${first.baseUrl}/_cluster/settings`, {

@@ -32,7 +32,10 @@ export async function startTestNode(options: { maxBodyBytes?: number } = {}): Pr
       url,
       ...(body === undefined
         ? {}
-        : { payload: typeof body === 'string' ? body : JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
+        : {
+            payload: typeof body === 'string' ? body : JSON.stringify(body),
+            headers: { 'content-type': 'application/json' },
+          }),
     });
     const text = response.body;
     return { status: response.statusCode, body: text === '' ? undefined : JSON.parse(text) };
@@ -45,10 +48,13 @@ export async function startTestNode(options: { maxBodyBytes?: number } = {}): Pr
       const response = await call('PUT', '/_cluster/settings', {
         persistent: {
           'plugins.ml_commons.connector.private_ip_enabled': true,
-          'plugins.ml_commons.trusted_connector_endpoints_regex': ['^http://127\\.0\\.0\\.1:\\d+/.*$'],
+          'plugins.ml_commons.trusted_connector_endpoints_regex': [
+            '^http://127\\.0\\.0\\.1:\\d+/.*$',
+          ],
         },
       });
-      if (response.status !== 200) throw new Error(`settings refused: ${JSON.stringify(response.body)}`);
+      if (response.status !== 200)
+        throw new Error(`settings refused: ${JSON.stringify(response.body)}`);
     },
     async close() {
       await node.close();

@@ -11,6 +11,7 @@ import {
   InvokeModelWithResponseStreamCommand,
   ModelStreamErrorException,
   ThrottlingException,
+  type TokenUsage,
 } from '@aws-sdk/client-bedrock-runtime';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { expectedSummary } from './expected.ts';
@@ -52,7 +53,7 @@ describe('@aws-sdk/client-bedrock-runtime reads ConverseStream from the mock', (
   it('decodes text, the stop reason and usage, over a SigV4-signed request', async () => {
     let text = '';
     let stopReason: string | undefined;
-    let usage: { inputTokens?: number; outputTokens?: number; totalTokens?: number } | undefined;
+    let usage: TokenUsage | undefined;
     for await (const event of await converse('text')) {
       text += event.contentBlockDelta?.delta?.text ?? '';
       stopReason = event.messageStop?.stopReason ?? stopReason;
@@ -99,10 +100,10 @@ describe('@aws-sdk/client-bedrock-runtime reads ConverseStream from the mock', (
   });
 
   it('reports cache token usage in the metadata event', async () => {
-    let usage: Record<string, unknown> | undefined;
+    let usage: TokenUsage | undefined;
     for await (const event of await converse('usage')) usage = event.metadata?.usage ?? usage;
-    assert.equal(usage?.['cacheReadInputTokens'], 1864);
-    assert.equal(usage?.['totalTokens'], 1908);
+    assert.equal(usage?.cacheReadInputTokens, 1864);
+    assert.equal(usage?.totalTokens, 1908);
   });
 
   it('raises the throttlingException frame as ThrottlingException after the first text', async () => {
@@ -180,7 +181,7 @@ describe('@aws-sdk/client-bedrock-runtime reads InvokeModelWithResponseStream fr
     const sent = mock.requests.at(-1);
     assert.equal(sent?.path.endsWith('/invoke-with-response-stream'), true);
     assert.equal(
-      (sent?.body as { anthropic_version?: string }).anthropic_version,
+      (sent?.body as { anthropic_version?: string } | undefined)?.anthropic_version,
       'bedrock-2023-05-31',
     );
   });

@@ -48,7 +48,7 @@ describe('openai@6 reads the OpenAI fixtures', () => {
     assert.equal(text, expectedSummary('openai', 'text').text);
     const sent = mock.requests.at(-1);
     assert.equal(sent?.path, '/v1/chat/completions');
-    assert.equal((sent?.body as { stream?: unknown }).stream, true);
+    assert.equal((sent?.body as { stream?: unknown } | undefined)?.stream, true);
     assert.equal(sent?.headers.authorization, 'Bearer test');
   });
 
@@ -192,7 +192,7 @@ describe('@anthropic-ai/sdk@1 reads the Anthropic fixtures', () => {
     assert.equal(message.usage.input_tokens, 18);
     assert.equal(message.usage.output_tokens, 32);
     const sent = mock.requests.at(-1);
-    assert.equal((sent?.body as { stream?: unknown }).stream, true);
+    assert.equal((sent?.body as { stream?: unknown } | undefined)?.stream, true);
     // This SDK release sends the key as a bearer token; older ones used x-api-key.
     assert.ok(
       sent?.headers.authorization === 'Bearer test' || sent?.headers['x-api-key'] === 'test',
