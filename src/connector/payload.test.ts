@@ -147,10 +147,21 @@ describe('createPayload', () => {
     it(name, () => assert.equal(createPayload(body, parameters), expected));
   }
 
-  it('rejects a payload that is not JSON (ml-commons message)', () => {
+  it('names a missing parameter before complaining about the JSON it broke', () => {
     assertBadRequest(
       () => createPayload('{"input": ${parameters.input} }', {}),
-      'Invalid payload: {"input": ${parameters.input} }',
+      'Some parameter placeholder not filled in payload: input',
+    );
+  });
+
+  it('rejects a payload that is not JSON (ml-commons message)', () => {
+    assertBadRequest(
+      () =>
+        createPayload('{"input": ${parameters.input} }', {
+          input: 'x',
+          skip_validating_missing_parameters: 'true',
+        }),
+      'Invalid payload: {"input": x }',
     );
   });
 

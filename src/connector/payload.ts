@@ -48,13 +48,15 @@ export const sensitiveHeaderNames: ReadonlySet<string> = new Set([
 export function createPayload(requestBody: string, parameters: Record<string, string>): string {
   const template = fillNullParameters(requestBody, parameters);
   const payload = substitute(template, addToStringParameters(parameters), parametersPrefix);
-  if (!isJsonOrNdjson(payload)) throw badRequest(`Invalid payload: ${payload}`);
+  // A missing parameter usually also breaks the JSON; naming the parameter is the clearer of
+  // the two errors, so it is checked first (ml-commons checks JSON first).
   if (ownValue(parameters, skipValidationKey)?.toLowerCase() !== 'true') {
     const missing = findPlaceholderNames(payload, parametersPrefix);
     if (missing.length > 0) {
       throw badRequest(`Some parameter placeholder not filled in payload: ${missing.join(', ')}`);
     }
   }
+  if (!isJsonOrNdjson(payload)) throw badRequest(`Invalid payload: ${abbreviate(payload)}`);
   return payload;
 }
 
@@ -193,4 +195,10 @@ export function isJsonOrNdjson(payload: string): boolean {
   if (isJson(payload)) return true;
   const lines = payload.split('\n').filter((line) => line.trim().length > 0);
   return lines.length > 0 && lines.every((line) => isJson(line));
+}
+
+/** The payload is the caller's own input, but a multi-megabyte echo helps nobody. */
+function abbreviate(text: string): string {
+  const limit = 2000;
+  return text.length <= limit ? text : `${text.slice(0, limit)}… (${text.length} characters)`;
 }

@@ -1,7 +1,7 @@
 /**
  * AWS event-stream (`application/vnd.amazon.eventstream`, Bedrock ConverseStream and
  * InvokeModelWithResponseStream): bytes → `{ headers, payload }` frames.
- * @see https://docs.aws.amazon.com/transcribe/latest/dg/streaming-setting-up.html#streaming-event-stream
+ * @see https://docs.aws.amazon.com/transcribe/latest/dg/event-stream.html
  *
  * A frame is: total length (u32 BE) · headers length (u32 BE) · CRC32 of those 8 bytes ·
  * headers · payload · CRC32 of everything before it. Both checksums are verified; header values
@@ -148,8 +148,9 @@ export function createEventStreamDecoder(
     },
     end() {
       const buffered = preludeFilled + partialFilled;
-      if (buffered > 0)
+      if (buffered > 0) {
         throw protocolError(`Truncated event-stream frame: ${buffered} bytes buffered`);
+      }
     },
   });
 }
@@ -160,8 +161,9 @@ export function createEventStreamDecoder(
  * that are not strings are stringified: booleans as `true`/`false`, integers and timestamps
  * (milliseconds since the epoch) in decimal, byte arrays in base64, UUIDs as 8-4-4-4-12 hex.
  *
- * Straight-line code on purpose: this runs for every frame, and nested helper functions would be
- * re-created per call (tsx even wraps each one in a `__name` call, which measured 20% of the time).
+ * Straight-line code on purpose: this runs for every frame, and nested helpers would be created
+ * anew on every call (tsx also wraps each in a `__name` call); the earlier closure-based version
+ * decoded half as many frames per second.
  */
 function parseHeaders(frame: Buffer, start: number, end: number): Record<string, string> {
   const headers: Record<string, string> = {};

@@ -6,6 +6,7 @@
  * events without data not dispatched) is eventsource-parser's. This module adds what it leaves to
  * the caller: bytes to text, the byte cap, and two fixes at chunk boundaries (see `feedText`).
  */
+import { isAscii } from 'node:buffer';
 import { createParser } from 'eventsource-parser';
 import type { Frame } from '../domain/provider.ts';
 import { failFast, protocolError, resolveLimit, type WireDecoder } from './limits.ts';
@@ -33,11 +34,11 @@ export function createSseDecoder(
 ): WireDecoder {
   const maxEventBytes = resolveLimit(options.maxEventBytes, 'maxEventBytes');
   // A character split across two chunks must be completed on the next push, not become two
-  // U+FFFD, which takes a decoder in streaming mode. On event-sized chunks that measured ~2× slower than a
-  // one-shot decode, though, and nearly every chunk ends with an LF. So the one-shot decoder
-  // takes a chunk when the streaming one holds nothing and the chunk ends in an ASCII byte (no
-  // character can be open after it); the streaming one takes the rest. Both keep a BOM, which
-  // is stripped by hand, once, at the start of the stream as the spec asks.
+  // U+FFFD, which takes a decoder in streaming mode. On event-sized chunks that measured ~2×
+  // slower than a one-shot decode, and nearly every chunk ends with an LF. So the one-shot
+  // decoder takes a chunk when the streaming one holds nothing and the chunk ends in an ASCII
+  // byte (no character can be open after it); the streaming one takes the rest. Both keep a
+  // BOM, which is stripped by hand, once, at the start of the stream as the spec asks.
   const wholeDecoder = new TextDecoder('utf-8', { ignoreBOM: true });
   const streamingDecoder = new TextDecoder('utf-8', { ignoreBOM: true });
   let streamingDecoderEmpty = true;
@@ -63,7 +64,7 @@ export function createSseDecoder(
     if (chunk.length === 0) return '';
     const endsInAscii = (chunk[chunk.length - 1] ?? 0) < 0x80;
     const text =
-      streamingDecoderEmpty && endsInAscii
+      streamingDecoderEmpty && endsInAscii && (chunk.length <= 2048 || isAscii(chunk))
         ? wholeDecoder.decode(chunk)
         : streamingDecoder.decode(chunk, { stream: true });
     streamingDecoderEmpty = endsInAscii;

@@ -5,7 +5,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pino } from 'pino';
+import { type Logger, pino } from 'pino';
 import { createNode, type SluiceNode } from '../../src/node.ts';
 
 export interface TestNode {
@@ -18,13 +18,15 @@ export interface TestNode {
   close(): Promise<void>;
 }
 
-export async function startTestNode(options: { maxBodyBytes?: number } = {}): Promise<TestNode> {
+export async function startTestNode(
+  options: { maxBodyBytes?: number; logger?: Logger } = {},
+): Promise<TestNode> {
   const dataDir = await mkdtemp(join(tmpdir(), 'sluice-test-'));
   const node = await createNode({
     dataDir,
     masterKey: 'test master key, not secret',
     maxBodyBytes: options.maxBodyBytes ?? 1024 * 1024,
-    logger: pino({ level: 'silent' }),
+    logger: options.logger ?? pino({ level: 'silent' }),
   });
   const call: TestNode['call'] = async (method, url, body) => {
     const response = await node.app.inject({
@@ -61,4 +63,18 @@ export async function startTestNode(options: { maxBodyBytes?: number } = {}): Pr
       await rm(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** A logger at trace level whose every line is kept, to prove what logs never contain. */
+export function capturingLogger(): { logger: Logger; lines: string[] } {
+  const lines: string[] = [];
+  const logger = pino(
+    { level: 'trace' },
+    {
+      write(line: string) {
+        lines.push(line);
+      },
+    },
+  );
+  return { logger, lines };
 }

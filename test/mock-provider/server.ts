@@ -29,6 +29,7 @@ import {
   type RouteMatch,
   streamHeaders,
 } from './providers.ts';
+import { mockError, parseJson, readBody, sendJson, withTimeout, writeEvent } from './server-io.ts';
 
 /** What one provider route answers. Every field is optional; `{}` serves the `text` fixture. */
 export interface Scenario {
@@ -369,62 +370,4 @@ export async function startMockProvider(options: MockProviderOptions = {}): Prom
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
-}
-
-/** Writes one event with one `write` and waits for `drain` when the socket buffer is full. */
-async function writeEvent(response: ServerResponse, bytes: Uint8Array): Promise<boolean> {
-  if (response.destroyed) return false;
-  if (response.write(bytes)) return true;
-  const drained = once(response, 'drain').then(() => true);
-  const closed = once(response, 'close').then(() => false);
-  return Promise.race([drained, closed]);
-}
-
-function sendJson(
-  response: ServerResponse,
-  status: number,
-  headers: Record<string, string>,
-  body: string,
-): void {
-  const bytes = Buffer.from(body, 'utf8');
-  response.writeHead(status, {
-    'content-type': 'application/json',
-    ...headers,
-    'content-length': String(bytes.length),
-  });
-  response.end(bytes);
-}
-
-function mockError(message: string): string {
-  // Shaped so no provider decoder mistakes it for a real answer.
-  return JSON.stringify({
-    error: { type: 'mock_provider_error', message: `mock-provider: ${message}` },
-  });
-}
-
-async function readBody(request: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of request) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
-}
-
-function parseJson(text: string): unknown {
-  if (text === '') return undefined;
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    return undefined;
-  }
-}
-
-async function withTimeout<T>(promise: Promise<T>, timeoutMs: number, message: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`mock-provider: ${message}`)), timeoutMs);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
