@@ -8,11 +8,12 @@
  * are turned into strings. `:message-type` (event / exception / error) is not interpreted here:
  * the Bedrock provider reads it from the headers.
  *
- * The codec is ours rather than `EventStreamCodec.decode` from @smithy/eventstream-codec (which the
- * tests use as the encoder and as the oracle): smithy's header reader takes lengths from the frame
- * and reads them from the whole underlying ArrayBuffer without checking the header section's end.
- * A checksum-valid frame with a bad header length would then read neighbouring memory, which for
- * Node's pooled Buffers belongs to other requests. Here every read is bounds-checked.
+ * The codec is ours rather than `EventStreamCodec.decode` from @smithy/eventstream-codec (the
+ * tests' reference encoder): smithy's header reader takes value lengths from the frame and reads
+ * them from the whole underlying ArrayBuffer without checking the header section's end. A
+ * checksum-valid frame with a bad header length then reads neighbouring memory (reproduced: a
+ * string header returned the bytes after the frame), which for Node's pooled Buffers belongs to
+ * other requests. Here every read is bounds-checked.
  */
 import { crc32 } from 'node:zlib';
 import type { ServiceError } from '../domain/errors.ts';

@@ -114,6 +114,17 @@ describe('createSseDecoder', () => {
     assert.deepEqual(decode(sse(), oneByteAtATime(bytes)), { frames: mixedFrames });
   });
 
+  test('decodes large chunks alike, pure ASCII or not', () => {
+    for (const content of ['plain ascii', 'é 😀 €']) {
+      const events = Array.from({ length: 200 }, (_, index) => `${content} ${index}`);
+      const bytes = utf8(events.map((data) => `data: ${data}\n\n`).join(''));
+      const offsets = Array.from({ length: 10 }, (_, index) => 3001 * (index + 1));
+      assert.deepEqual(decode(sse(), cut(bytes, offsets)), {
+        frames: events.map((data) => frame(data)),
+      });
+    }
+  });
+
   test('keeps a 4-byte emoji split at every byte', () => {
     const bytes = utf8('data: a😀b\n\n');
     const start = bytes.indexOf(0xf0);

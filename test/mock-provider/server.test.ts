@@ -72,7 +72,7 @@ describe('routing', () => {
     assert.deepEqual(mock.requests.at(-1)?.query, { alt: 'sse' });
   });
 
-  it('answers 404 for unknown paths, 405 for other methods, 400-style for Gemini without alt=sse', async () => {
+  it('answers 404 for unknown paths and Gemini streaming without alt=sse, 405 for other methods', async () => {
     assert.equal((await post(`${mock.url}/v1/unknown`)).status, 404);
     assert.equal((await fetch(mock.urlFor('openai'))).status, 405);
     const gemini = await post(`${mock.url}/v1beta/models/gemini-2.0-flash:streamGenerateContent`);

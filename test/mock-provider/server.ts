@@ -31,6 +31,21 @@ import {
 } from './providers.ts';
 import { mockError, parseJson, readBody, sendJson, withTimeout, writeEvent } from './server-io.ts';
 
+export {
+  type ExpectedToolCall,
+  expectedSummary,
+  type StreamSummary,
+  summarizeParts,
+} from './expected.ts';
+export {
+  type FixtureCase,
+  fixtureCases,
+  type MockProviderName,
+  mockProviderNames,
+  readStreamFixture,
+  readStreamFixtureBody,
+} from './fixtures.ts';
+
 /** What one provider route answers. Every field is optional; `{}` serves the `text` fixture. */
 export interface Scenario {
   /** Fixture case to serve; a request header `x-mock-scenario: <case>` overrides it. */
@@ -145,6 +160,7 @@ export async function startMockProvider(options: MockProviderOptions = {}): Prom
 
   const server = createServer({ noDelay: true }, (request, response) => {
     handle(request, response).catch((error: unknown) => {
+      if (response.destroyed) return; // the client left mid-request; there is no one to answer
       // A bug in the mock must fail the test loudly, not look like a provider answer.
       console.error('mock-provider: handler failed', error);
       if (!response.headersSent) sendJson(response, 500, {}, mockError(String(error)));
