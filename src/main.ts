@@ -35,9 +35,15 @@ async function main(): Promise<void> {
     masterKey: config.masterKey,
     maxBodyBytes: config.maxBodyBytes,
     logger,
+    demoModel: config.demoModel,
   });
   const address = await node.app.listen({ host: config.httpHost, port: config.httpPort });
   process.stdout.write(`Sluice listening on ${address} (node ${node.nodeId})\n`);
+  if (config.demoModel) {
+    process.stdout.write(
+      `Try the keyless demo model: curl -N -X POST ${address}/_plugins/_ml/models/sluice-demo/_predict/stream -H 'content-type: application/json' -d '{"parameters":{"messages":[{"role":"user","content":"Hello"}]}}'\n`,
+    );
+  }
 
   let closing = false;
   const shutdown = (signal: string) => {

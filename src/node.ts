@@ -12,6 +12,8 @@ import { newId } from './control/ids.ts';
 import { ModelGroupService } from './control/model-group-service.ts';
 import { ModelService } from './control/model-service.ts';
 import { SettingsService } from './control/settings-service.ts';
+import { ensureDemoModel } from './demo/demo-model.ts';
+import { startDemoProvider } from './demo/demo-provider.ts';
 import { PredictService } from './predict/predict-service.ts';
 import { ModelRateLimiters } from './predict/rate-limiter.ts';
 import { StreamService } from './predict/stream-service.ts';
@@ -32,6 +34,8 @@ export interface NodeOptions {
   masterKey: string | undefined;
   maxBodyBytes: number;
   logger: FastifyBaseLogger;
+  /** Start the in-process demo provider and register the `sluice-demo` model. */
+  demoModel?: boolean;
 }
 
 export interface SluiceNode {
@@ -61,7 +65,10 @@ export async function createNode(options: NodeOptions): Promise<SluiceNode> {
     const settings = new SettingsService(store);
     await settings.refresh();
     const now = Date.now;
+    const demo = options.demoModel === true ? await startDemoProvider() : undefined;
+    const builtInOrigins = new Set(demo === undefined ? [] : [demo.origin]);
     const upstream = new UpstreamClient({
+      builtInOrigins,
       endpointPolicy: () => {
         const current = settings.current();
         return {
@@ -70,7 +77,7 @@ export async function createNode(options: NodeOptions): Promise<SluiceNode> {
         };
       },
     });
-    const connectors = new ConnectorService({ store, cipher, settings, now });
+    const connectors = new ConnectorService({ store, cipher, settings, now, builtInOrigins });
     const groups = new ModelGroupService(store, now);
     const models = new ModelService({ store, connectors, groups, now, nodeId });
     const predict = new PredictService({
@@ -81,6 +88,7 @@ export async function createNode(options: NodeOptions): Promise<SluiceNode> {
       rateLimiters: new ModelRateLimiters(),
     });
     const streams = new StreamService({ settings, predict, upstream });
+    if (demo !== undefined) await ensureDemoModel(store, models, demo.origin);
     const app = buildApp({
       logger: options.logger,
       maxBodyBytes: options.maxBodyBytes,
@@ -100,6 +108,7 @@ export async function createNode(options: NodeOptions): Promise<SluiceNode> {
       async close() {
         await app.close();
         await upstream.close();
+        await demo?.close();
         await store.close();
       },
     };

@@ -63,7 +63,7 @@ describe('control plane', () => {
         blueprint.path.includes('_cluster/settings');
       if (!isControlPlane || blueprint.path.includes('/agents/')) continue;
       const path = blueprint.path.startsWith('/') ? blueprint.path : `/${blueprint.path}`;
-      const body = { ...blueprint.body };
+      const body: any = { ...blueprint.body };
       if (typeof body.connector_id === 'string') body.connector_id = lastConnectorId;
       if (typeof body.model_group_id === 'string') body.model_group_id = lastGroupId;
       const response = await node.call(blueprint.method, path, body);

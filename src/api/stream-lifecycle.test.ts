@@ -6,10 +6,10 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import { type MockProvider, startMockProvider } from '../../test/mock-provider/server.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { startTestNode, type TestNode } from '../../test/helpers/test-node.ts';
+import { type MockProvider, startMockProvider } from '../../test/mock-provider/server.ts';
 
 function openAiConnector(url: string) {
   return {
@@ -126,7 +126,10 @@ describe('stream lifecycle', () => {
         previous = written;
         await sleep(300);
       }
-      assert.ok(written < total / 2, `the upstream wrote ${written} of ${total} events to a stalled client`);
+      assert.ok(
+        written < total / 2,
+        `the upstream wrote ${written} of ${total} events to a stalled client`,
+      );
 
       let text = '';
       response.setEncoding('utf8');

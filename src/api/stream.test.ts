@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
+import { contentOf, postStream } from '../../test/helpers/sse-client.ts';
+import { startTestNode, type TestNode } from '../../test/helpers/test-node.ts';
 import { expectedSummary } from '../../test/mock-provider/expected.ts';
 import type { MockProviderName } from '../../test/mock-provider/fixtures.ts';
 import { type MockProvider, startMockProvider } from '../../test/mock-provider/server.ts';
-import { contentOf, postStream } from '../../test/helpers/sse-client.ts';
-import { startTestNode, type TestNode } from '../../test/helpers/test-node.ts';
 
 const messages = [{ role: 'user', content: 'What is the weather in Paris?' }];
 const bedrockModel = 'us.anthropic.claude-3-7-sonnet-20250219-v1:0';
@@ -26,20 +26,33 @@ function connectorFor(mock: MockProvider, provider: MockProviderName): Record<st
     parameters: { region: 'us-east-1', service_name: 'bedrock' },
     actions: action(url, body, { 'content-type': 'application/json' }),
   });
-  const url = mock.urlFor(provider, { modelId: provider === 'gemini' ? 'gemini-2.5-flash' : bedrockModel, streaming: false });
+  const url = mock.urlFor(provider, {
+    modelId: provider === 'gemini' ? 'gemini-2.5-flash' : bedrockModel,
+    streaming: false,
+  });
   switch (provider) {
     case 'openai':
       return http(url, '{ "model": "gpt-4.1", "messages": ${parameters.messages} }', {
         Authorization: 'Bearer ${credential.key}',
       });
     case 'anthropic':
-      return http(url, '{"model":"claude-sonnet-4-5","max_tokens":1024,"messages":${parameters.messages}}', {
-        'x-api-key': '${credential.key}',
-      });
+      return http(
+        url,
+        '{"model":"claude-sonnet-4-5","max_tokens":1024,"messages":${parameters.messages}}',
+        {
+          'x-api-key': '${credential.key}',
+        },
+      );
     case 'bedrock-converse':
-      return aws(url, '{"messages":[{"role":"user","content":[{"type":"text","text":"${parameters.inputs}"}]}],"inferenceConfig":{"maxTokens":512}}');
+      return aws(
+        url,
+        '{"messages":[{"role":"user","content":[{"type":"text","text":"${parameters.inputs}"}]}],"inferenceConfig":{"maxTokens":512}}',
+      );
     case 'bedrock-invoke':
-      return aws(url, '{"anthropic_version":"bedrock-2023-05-31","max_tokens":512,"messages":${parameters.messages}}');
+      return aws(
+        url,
+        '{"anthropic_version":"bedrock-2023-05-31","max_tokens":512,"messages":${parameters.messages}}',
+      );
     case 'cohere':
       return http(url, '{"model":"command-a-03-2025","messages":${parameters.messages}}', {
         Authorization: 'Bearer ${credential.key}',
@@ -84,10 +97,20 @@ describe('_predict/stream', () => {
     return response.body.model_id;
   }
 
-  const stream = (modelId: string, parameters: Record<string, unknown> = { messages, inputs: 'Hello' }) =>
-    postStream(baseUrl, `/_plugins/_ml/models/${modelId}/_predict/stream`, { parameters });
+  const stream = (
+    modelId: string,
+    parameters: Record<string, unknown> = { messages, inputs: 'Hello' },
+  ) => postStream(baseUrl, `/_plugins/_ml/models/${modelId}/_predict/stream`, { parameters });
 
-  const providers: MockProviderName[] = ['openai', 'anthropic', 'bedrock-converse', 'bedrock-invoke', 'cohere', 'gemini', 'ollama'];
+  const providers: MockProviderName[] = [
+    'openai',
+    'anthropic',
+    'bedrock-converse',
+    'bedrock-invoke',
+    'cohere',
+    'gemini',
+    'ollama',
+  ];
   for (const provider of providers) {
     it(`streams ${provider} end to end, inferring the interface, with usage and finish reason`, async () => {
       const modelId = await register(connectorFor(mock, provider));
@@ -109,7 +132,10 @@ describe('_predict/stream', () => {
       for (const event of result.events.slice(0, -1)) {
         assert.equal(event.inference_results[0].output[0].dataAsMap.is_last, false);
       }
-      assert.match(result.raw, /^data: \{"inference_results":\[\{"output":\[\{"name":"response","dataAsMap":\{"content":/);
+      assert.match(
+        result.raw,
+        /^data: \{"inference_results":\[\{"output":\[\{"name":"response","dataAsMap":\{"content":/,
+      );
       assert.equal(mock.requests.length, 1);
     });
   }
@@ -119,7 +145,7 @@ describe('_predict/stream', () => {
     mock.setScenario('openai', { fixture: 'tool-call' });
     const result = await stream(modelId);
     assert.equal(result.status, 200);
-    const sent = mock.requests[0]?.body as Record<string, unknown>;
+    const sent = mock.requests[0]?.body as any;
     assert.equal(sent.stream, true);
     assert.deepEqual(sent.stream_options, { include_usage: true });
     const calls = new Map<number, { id?: string; name?: string; arguments: string }>();
@@ -147,7 +173,10 @@ describe('_predict/stream', () => {
 
   it('lets an explicit _llm_interface win and refuses unknown ones', async () => {
     const modelId = await register(connectorFor(mock, 'openai'));
-    const explicit = await stream(modelId, { messages, _llm_interface: 'openai/v1/chat/completions' });
+    const explicit = await stream(modelId, {
+      messages,
+      _llm_interface: 'openai/v1/chat/completions',
+    });
     assert.equal(explicit.status, 200);
     const unknown = await stream(modelId, { messages, _llm_interface: 'acme/v9/chat' });
     assert.equal(unknown.status, 400);
@@ -164,7 +193,9 @@ describe('_predict/stream', () => {
 
     it('streaming disabled 400 with the ml-commons message', async () => {
       const modelId = await register(connectorFor(mock, 'openai'));
-      await node.call('PUT', '/_cluster/settings', { transient: { 'plugins.ml_commons.stream_enabled': false } });
+      await node.call('PUT', '/_cluster/settings', {
+        transient: { 'plugins.ml_commons.stream_enabled': false },
+      });
       try {
         const result = await stream(modelId);
         assert.equal(result.status, 400);
@@ -173,14 +204,18 @@ describe('_predict/stream', () => {
           'Streaming is currently disabled. To enable it, update the setting "plugins.ml_commons.stream_enabled" to true.',
         );
       } finally {
-        await node.call('PUT', '/_cluster/settings', { transient: { 'plugins.ml_commons.stream_enabled': null } });
+        await node.call('PUT', '/_cluster/settings', {
+          transient: { 'plugins.ml_commons.stream_enabled': null },
+        });
       }
     });
 
     it('disabled model 403, throttled 429', async () => {
       const disabled = await register(connectorFor(mock, 'openai'), { is_enabled: false });
       assert.equal((await stream(disabled)).status, 403);
-      const limited = await register(connectorFor(mock, 'openai'), { rate_limiter: { limit: '1', unit: 'HOURS' } });
+      const limited = await register(connectorFor(mock, 'openai'), {
+        rate_limiter: { limit: '1', unit: 'HOURS' },
+      });
       assert.equal((await stream(limited)).status, 200);
       const throttled = await stream(limited);
       assert.equal(throttled.status, 429);
@@ -192,7 +227,10 @@ describe('_predict/stream', () => {
       mock.setScenario('anthropic', { status: 529 });
       const result = await stream(modelId);
       assert.equal(result.status, 529);
-      assert.match(JSON.parse(result.raw).error.reason, /^Error from remote service: .*overloaded/i);
+      assert.match(
+        JSON.parse(result.raw).error.reason,
+        /^Error from remote service: .*overloaded/i,
+      );
     });
 
     it('n > 1 is refused with 400 and nothing is sent upstream', async () => {
@@ -204,7 +242,8 @@ describe('_predict/stream', () => {
             action_type: 'predict',
             method: 'POST',
             url: mock.urlFor('openai'),
-            request_body: '{ "model": "gpt-4.1", "n": ${parameters.n}, "messages": ${parameters.messages} }',
+            request_body:
+              '{ "model": "gpt-4.1", "n": ${parameters.n}, "messages": ${parameters.messages} }',
           },
         ],
       });
@@ -228,12 +267,38 @@ describe('_predict/stream', () => {
 
   describe('failures after the first byte are one error event, then the end', () => {
     const cases: Array<[string, MockProviderName, Record<string, unknown>, RegExp]> = [
-      ['an upstream reset', 'openai', { resetAfterEvents: 3 }, /connection to the remote service was lost/],
+      // Paced, so the events before the reset are read before it (a reset may drop unread data).
+      [
+        'an upstream reset',
+        'openai',
+        { resetAfterEvents: 3, delayBetweenEventsMs: 20 },
+        /remote side closed the connection|connection to the remote service was lost/,
+      ],
       ['a malformed event', 'openai', { malformedEventAfter: 3 }, /Malformed event/],
-      ['a truncated event-stream frame', 'bedrock-converse', { truncateLastFrame: true }, /runcated/],
-      ['a provider error event (Anthropic)', 'anthropic', { fixture: 'error-mid-stream' }, /^Error from remote service: /],
-      ['a provider exception frame (Bedrock)', 'bedrock-converse', { fixture: 'error-mid-stream' }, /^Error from remote service: /],
-      ['a stream that ends early', 'ollama', { truncateLastFrame: true }, /ended the stream before it was complete|Malformed|runcated/],
+      [
+        'a truncated event-stream frame',
+        'bedrock-converse',
+        { truncateLastFrame: true },
+        /runcated/,
+      ],
+      [
+        'a provider error event (Anthropic)',
+        'anthropic',
+        { fixture: 'error-mid-stream' },
+        /^Error from remote service: /,
+      ],
+      [
+        'a provider exception frame (Bedrock)',
+        'bedrock-converse',
+        { fixture: 'error-mid-stream' },
+        /^Error from remote service: /,
+      ],
+      [
+        'a stream that ends early',
+        'ollama',
+        { truncateLastFrame: true },
+        /ended the stream before it was complete|Malformed|runcated/,
+      ],
     ];
     for (const [title, provider, scenario, message] of cases) {
       it(title, async () => {
@@ -249,13 +314,19 @@ describe('_predict/stream', () => {
         assert.match(last.error, message);
         assert.ok(result.raw.endsWith(`data: {"error": ${JSON.stringify(last.error)}}\n\n`));
         assert.equal(result.events.filter((event) => 'error' in event).length, 1);
-        assert.ok(!result.raw.includes('"is_last":true'), 'a failure never looks like a normal end');
+        assert.ok(
+          !result.raw.includes('"is_last":true'),
+          'a failure never looks like a normal end',
+        );
         assert.equal(mock.requests.length, 1, 'no retry after the first byte');
       });
     }
 
     it('an idle upstream hits the read timeout', async () => {
-      const modelId = await register({ ...connectorFor(mock, 'openai'), client_config: { read_timeout: 1 } });
+      const modelId = await register({
+        ...connectorFor(mock, 'openai'),
+        client_config: { read_timeout: 1 },
+      });
       mock.setScenario('openai', { hangAfterEvents: 2 });
       const result = await stream(modelId);
       assert.equal(result.status, 200);
@@ -264,7 +335,10 @@ describe('_predict/stream', () => {
     });
 
     it('an upstream silent before its first event hits the first-token timeout as an HTTP 504', async () => {
-      const modelId = await register({ ...connectorFor(mock, 'openai'), client_config: { first_token_timeout: 1 } });
+      const modelId = await register({
+        ...connectorFor(mock, 'openai'),
+        client_config: { first_token_timeout: 1 },
+      });
       mock.setScenario('openai', { hangAfterEvents: 0 });
       const result = await stream(modelId);
       assert.equal(result.status, 504);

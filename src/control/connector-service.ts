@@ -27,6 +27,8 @@ export interface ConnectorServiceDependencies {
   cipher: CredentialCipher;
   settings: SettingsService;
   now: () => number;
+  /** Origins served by this process (the demo provider), exempt from the endpoint guard. */
+  builtInOrigins?: ReadonlySet<string>;
 }
 
 export class ConnectorService {
@@ -137,6 +139,7 @@ export class ConnectorService {
       // Blueprints carry placeholders such as `<your_aws_region>`; such a URL is checked (and
       // refused with a clear message) when it is called, not when it is stored.
       if (url.includes('${parameters.') || !URL.canParse(url)) continue;
+      if (this.#dependencies.builtInOrigins?.has(new URL(url).origin) === true) continue;
       checkTrustedEndpoint(url, settings.trustedEndpointsRegex);
       await checkEndpointAddress(url, settings.privateIpEnabled, { allowUnresolved: true });
     }

@@ -30,9 +30,10 @@ export class ModelService {
     this.#dependencies = dependencies;
   }
 
+  /** `modelId` is for built-in models with a well-known id (the demo); the API never sets it. */
   async register(
     body: unknown,
-    options: { deploy: boolean },
+    options: { deploy: boolean; modelId?: string },
   ): Promise<{ task_id: string; status: 'CREATED'; model_id: string }> {
     const { store, connectors, groups, now } = this.#dependencies;
     const input = requireObject(body, 'The model');
@@ -65,7 +66,7 @@ export class ModelService {
     }
     if (options.deploy) Object.assign(model, this.#deployedState(time));
     model.model_group_id = fields.model_group_id ?? (await groups.groupForModelName(model));
-    const modelId = newId();
+    const modelId = options.modelId ?? newId();
     const taskId = newId();
     const { modelVersion } = await store.registerModel(
       modelId,

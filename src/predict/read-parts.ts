@@ -36,7 +36,13 @@ export async function* readParts(
   };
   const wire = createWireDecoder(framing, onFrame);
   for await (const chunk of body) {
-    wire.push(chunk);
+    try {
+      wire.push(chunk);
+    } catch (error) {
+      // Events decoded before the broken one in the same chunk still reach the client first.
+      if (pending.length > 0) yield pending;
+      throw error;
+    }
     if (pending.length === 0) continue;
     timers.activity();
     const batch = pending;

@@ -53,6 +53,11 @@ export interface UpstreamClientOptions {
   maxResponseBytes?: number;
   /** Test seams for the retry loop. */
   retryTools?: Partial<RetryTools>;
+  /**
+   * Origins served by this process itself (the demo provider on loopback). They are not remote
+   * endpoints, so the endpoint guard does not apply to them; nothing else is exempt.
+   */
+  builtInOrigins?: ReadonlySet<string>;
 }
 
 export interface OpenOptions {
@@ -157,12 +162,14 @@ export class UpstreamClient {
   readonly #maxResponseBytes: number;
   readonly #retryTools: Partial<RetryTools>;
   readonly #agents = new Map<string, Agent>();
+  readonly #builtInOrigins: ReadonlySet<string>;
   #closed = false;
 
   constructor(options: UpstreamClientOptions) {
     this.#endpointPolicy = options.endpointPolicy;
     this.#maxResponseBytes = options.maxResponseBytes ?? defaultMaxResponseBytes;
     this.#retryTools = options.retryTools ?? {};
+    this.#builtInOrigins = options.builtInOrigins ?? new Set();
   }
 
   /**
@@ -253,6 +260,12 @@ export class UpstreamClient {
   #prepare(call: UpstreamCall, config: ClientConfig): Agent {
     if (this.#closed) {
       throw new ServiceError(ErrorCode.UpstreamUnavailable, 'The upstream client is closed');
+    }
+    if (
+      this.#builtInOrigins.size > 0 &&
+      this.#builtInOrigins.has(parseEndpointUrl(call.url).origin)
+    ) {
+      return this.#agentFor(config, true);
     }
     const policy = this.#endpointPolicy();
     checkTrustedEndpoint(call.url, policy.trustedEndpointsRegex);

@@ -19,7 +19,7 @@ export interface TestNode {
 }
 
 export async function startTestNode(
-  options: { maxBodyBytes?: number; logger?: Logger } = {},
+  options: { maxBodyBytes?: number; logger?: Logger; demoModel?: boolean } = {},
 ): Promise<TestNode> {
   const dataDir = await mkdtemp(join(tmpdir(), 'sluice-test-'));
   const node = await createNode({
@@ -27,6 +27,7 @@ export async function startTestNode(
     masterKey: 'test master key, not secret',
     maxBodyBytes: options.maxBodyBytes ?? 1024 * 1024,
     logger: options.logger ?? pino({ level: 'silent' }),
+    demoModel: options.demoModel ?? false,
   });
   const call: TestNode['call'] = async (method, url, body) => {
     const response = await node.app.inject({

@@ -36,23 +36,29 @@ export function createAnthropicDecoder(): FrameDecoder {
   function onEvent(type: string, event: JsonObject, emit: Emit): void {
     switch (type) {
       case 'message_start':
-        return onMessageStart(event);
+        onMessageStart(event);
+        break;
       case 'content_block_start':
-        return onBlockStart(event, emit);
+        onBlockStart(event, emit);
+        break;
       case 'content_block_delta':
-        return onBlockDelta(event, emit);
+        onBlockDelta(event, emit);
+        break;
       case 'content_block_stop':
         blocks.delete(requiredNumber(event, 'index'));
-        return;
+        break;
       case 'message_delta':
-        return onMessageDelta(event);
+        onMessageDelta(event);
+        break;
       case 'message_stop':
-        return onMessageStop(emit);
+        onMessageStop(emit);
+        break;
       case 'error':
-        return onError(objectField(event, 'error') ?? {}, emit);
+        onError(errorDetails(event), emit);
+        break;
       default:
         // `ping` and unknown event types carry nothing we report.
-        return;
+        break;
     }
   }
 
@@ -70,7 +76,11 @@ export function createAnthropicDecoder(): FrameDecoder {
         toolCount += 1;
         blocks.set(index, { kind: 'tool-use', toolIndex });
         // `input` is always `{}` here: the arguments follow as input_json_delta fragments.
-        const part: ToolCallDelta = { type: 'tool-call-delta', index: toolIndex, argumentsDelta: '' };
+        const part: ToolCallDelta = {
+          type: 'tool-call-delta',
+          index: toolIndex,
+          argumentsDelta: '',
+        };
         const id = stringField(block, 'id');
         if (id !== undefined) part.id = id;
         const name = stringField(block, 'name');
@@ -112,7 +122,8 @@ export function createAnthropicDecoder(): FrameDecoder {
         return;
       }
       case 'input_json_delta':
-        return onInputJsonDelta(index, stringField(delta, 'partial_json') ?? '', emit);
+        onInputJsonDelta(index, stringField(delta, 'partial_json') ?? '', emit);
+        return;
       default:
         // signature_delta (verifies thinking when sent back), citations_delta, later types.
         return;
@@ -134,7 +145,7 @@ export function createAnthropicDecoder(): FrameDecoder {
         // The input of a server tool: Anthropic runs it, the caller has nothing to do.
         return;
       default:
-        return assertNever(block);
+        assertNever(block);
     }
   }
 
@@ -178,7 +189,8 @@ export function createAnthropicDecoder(): FrameDecoder {
 
   function onError(error: JsonObject, emit: Emit): void {
     terminated = true;
-    const message = stringField(error, 'message') ?? stringField(error, 'type') ?? 'unknown error';
+    // Lenient on purpose: a provider error is reported, even when its shape is odd.
+    const message = textOf(error['message']) ?? textOf(error['type']) ?? 'unknown error';
     emit({
       type: 'error',
       message: `Error from remote service: ${message}`,
@@ -192,12 +204,13 @@ export function createAnthropicDecoder(): FrameDecoder {
       if (frame.framing !== 'sse') throw unexpectedFraming(frame.framing);
       if (frame.data === '') return;
       const parsed = parseJson(frame.data);
+      // `event: error` is the provider's error whatever its data holds (a proxy may send plain
+      // text or its own JSON): reporting it beats calling it malformed or skipping it.
+      if (frame.event === 'error') {
+        onError(errorDetails(parsed.success ? parsed.value : frame.data), emit);
+        return;
+      }
       if (!parsed.success) {
-        // An `event: error` whose data is plain text (a proxy's) is still the provider's error.
-        if (frame.event === 'error') {
-          onError({ message: frame.data }, emit);
-          return;
-        }
         throw malformed(`invalid JSON (${messageOf(parsed.error)})`, parsed.error);
       }
       const event = asObject(parsed.value, 'the event');
@@ -217,6 +230,17 @@ export function createAnthropicDecoder(): FrameDecoder {
 }
 
 /**
+ * The `{ type, message }` of an error event: Anthropic nests it under `error`; anything else
+ * (a flat object, plain text) is taken as it comes.
+ */
+function errorDetails(value: unknown): JsonObject {
+  if (!isObject(value)) return { message: typeof value === 'string' ? value : undefined };
+  const inner = value['error'];
+  if (isObject(inner)) return inner;
+  return typeof inner === 'string' ? { message: inner } : value;
+}
+
+/**
  * An in-stream error has no HTTP status; use the one the same failure gets before the stream
  * starts, except that `overloaded_error` (HTTP 529 at Anthropic, a code clients do not know)
  * becomes 503.
@@ -231,6 +255,10 @@ function statusOfErrorType(type: unknown): number {
     default:
       return 502;
   }
+}
+
+function textOf(value: unknown): string | undefined {
+  return typeof value === 'string' && value !== '' ? value : undefined;
 }
 
 function assertNever(value: never): never {
@@ -252,7 +280,9 @@ function unexpectedFraming(framing: string): ServiceError {
   return new ServiceError(ErrorCode.Internal, `The Anthropic decoder got a ${framing} frame`);
 }
 
-function parseJson(text: string): { success: true; value: unknown } | { success: false; error: unknown } {
+function parseJson(
+  text: string,
+): { success: true; value: unknown } | { success: false; error: unknown } {
   try {
     return { success: true, value: JSON.parse(text) };
   } catch (error) {

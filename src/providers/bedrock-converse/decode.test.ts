@@ -100,7 +100,10 @@ describe('bedrock-converse decoder', () => {
       ['modelTimeoutException', 'Model timed out', 502],
     ];
     for (const [name, message, status] of cases) {
-      const result = decode([event('messageStart', { role: 'assistant' }), exception(name, { message })]);
+      const result = decode([
+        event('messageStart', { role: 'assistant' }),
+        exception(name, { message }),
+      ]);
       assert.equal(result.thrown, undefined);
       assert.deepEqual(result.parts, [
         { type: 'error', message: `Error from remote service: ${message}`, status },
@@ -152,7 +155,12 @@ describe('bedrock-converse decoder', () => {
     const result = decode([
       stop,
       event('metadata', {
-        usage: { inputTokens: 3, outputTokens: 4, cacheReadInputTokens: 10, cacheWriteInputTokens: 2 },
+        usage: {
+          inputTokens: 3,
+          outputTokens: 4,
+          cacheReadInputTokens: 10,
+          cacheWriteInputTokens: 2,
+        },
       }),
     ]);
     assert.deepEqual(result.parts, [
@@ -185,7 +193,10 @@ describe('bedrock-converse decoder', () => {
   });
 
   it('throws when the body ends before messageStop or before metadata', () => {
-    for (const frames of [[event('contentBlockDelta', { contentBlockIndex: 0, delta: { text: 'Hi' } })], [stop]]) {
+    for (const frames of [
+      [event('contentBlockDelta', { contentBlockIndex: 0, delta: { text: 'Hi' } })],
+      [stop],
+    ]) {
       const result = decode(frames);
       assert.ok(ServiceError.isInstance(result.thrown));
       assert.equal(result.thrown.code, ErrorCode.UpstreamProtocol);
@@ -195,8 +206,14 @@ describe('bedrock-converse decoder', () => {
 
   it('reports reasoning apart from the answer and skips empty deltas', () => {
     const result = decode([
-      event('contentBlockDelta', { contentBlockIndex: 0, delta: { reasoningContent: { text: 'Think.' } } }),
-      event('contentBlockDelta', { contentBlockIndex: 0, delta: { reasoningContent: { signature: 'abc' } } }),
+      event('contentBlockDelta', {
+        contentBlockIndex: 0,
+        delta: { reasoningContent: { text: 'Think.' } },
+      }),
+      event('contentBlockDelta', {
+        contentBlockIndex: 0,
+        delta: { reasoningContent: { signature: 'abc' } },
+      }),
       event('contentBlockDelta', { contentBlockIndex: 1, delta: { text: '' } }),
       event('contentBlockDelta', { contentBlockIndex: 1, delta: { text: 'Answer.' } }),
       stop,
@@ -259,7 +276,10 @@ describe('bedrock-converse request', () => {
         `${baseUrl}/us.anthropic.claude-3-7-sonnet-20250219-v1:0/converse?trace=1`,
         `${baseUrl}/us.anthropic.claude-3-7-sonnet-20250219-v1:0/converse-stream?trace=1`,
       ],
-      [`${baseUrl}/amazon.nova-pro-v1:0/converse-stream`, `${baseUrl}/amazon.nova-pro-v1:0/converse-stream`],
+      [
+        `${baseUrl}/amazon.nova-pro-v1:0/converse-stream`,
+        `${baseUrl}/amazon.nova-pro-v1:0/converse-stream`,
+      ],
     ];
     for (const [input, expected] of cases) {
       assert.equal(adapter.prepareStream(call(input, body), llmInterface).url, expected);
@@ -275,7 +295,11 @@ describe('bedrock-converse request', () => {
 
   it('asks for an event stream and sends JSON, replacing any other spelling', () => {
     const prepared = adapter.prepareStream(
-      call(`${baseUrl}/m/converse`, body, { 'Content-Type': 'text/plain', Accept: '*/*', 'x-custom': '1' }),
+      call(`${baseUrl}/m/converse`, body, {
+        'Content-Type': 'text/plain',
+        Accept: '*/*',
+        'x-custom': '1',
+      }),
       llmInterface,
     );
     assert.deepEqual(prepared.headers, {
@@ -323,7 +347,10 @@ describe('bedrock-converse request', () => {
       system: [{ text: 'Be brief.' }],
       messages: [
         { role: 'user', content: [{ text: 'Line1\nLine2' }] },
-        { role: 'user', content: [{ toolResult: { toolUseId: 't1', content: [{ text: '18°C' }] } }] },
+        {
+          role: 'user',
+          content: [{ toolResult: { toolUseId: 't1', content: [{ text: '18°C' }] } }],
+        },
       ],
       inferenceConfig: { maxTokens: 10 },
     });

@@ -182,7 +182,11 @@ function onMessageStop(state: InvokeState, event: JsonObject, emit: Emit): void 
   state.finished = true;
   const usage = usageOf(state, event['amazon-bedrock-invocationMetrics']);
   const finishReason = mapFinishReason(state.stopReason);
-  emit(usage === undefined ? { type: 'finish', finishReason } : { type: 'finish', finishReason, usage });
+  emit(
+    usage === undefined
+      ? { type: 'finish', finishReason }
+      : { type: 'finish', finishReason, usage },
+  );
 }
 
 /** Anthropic usage objects: `input_tokens` leaves out cache reads and writes; the model read those too. */
@@ -222,7 +226,11 @@ function anthropicErrorPart(event: JsonObject): StreamPart {
   const error = event['error'];
   const type = isObject(error) && typeof error['type'] === 'string' ? error['type'] : 'error';
   const message = isObject(error) && typeof error['message'] === 'string' ? error['message'] : type;
-  return { type: 'error', message: `Error from remote service: ${message}`, status: statusOf(type) };
+  return {
+    type: 'error',
+    message: `Error from remote service: ${message}`,
+    status: statusOf(type),
+  };
 }
 
 function statusOf(errorType: string): number {

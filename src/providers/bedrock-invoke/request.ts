@@ -43,7 +43,8 @@ function prepareBody(body: string): string {
   } catch {
     throw badRequest('The Bedrock InvokeModel request body is not valid JSON');
   }
-  if (!isObject(request)) throw badRequest('The Bedrock InvokeModel request body must be an object');
+  if (!isObject(request))
+    throw badRequest('The Bedrock InvokeModel request body must be an object');
   // Bedrock requires the version in the body (the direct API takes it as a header), and refuses
   // `stream` as an extraneous key: the endpoint, not the body, selects streaming there. A
   // template written for the direct Anthropic API may carry it.

@@ -46,7 +46,8 @@ providerContract('openai', {
     {
       fixture: 'error-mid-stream',
       text: 'Café Sprüngli on Bahnhofstrasse is a Zürich',
-      error: /^Error from remote service: The server had an error while processing your request\. Sorry about that!$/,
+      error:
+        /^Error from remote service: The server had an error while processing your request\. Sorry about that!$/,
     },
   ],
 });
@@ -79,10 +80,15 @@ function assertProtocolError(error: unknown, pattern: RegExp): void {
 describe('openai decoder', () => {
   test('agrees with the mock expectations on every fixture', () => {
     for (const fixtureCase of fixtureCases) {
-      const { parts } = decodeChunks(adapter, llmInterface, readStreamFixture('openai', fixtureCase));
+      const { parts } = decodeChunks(
+        adapter,
+        llmInterface,
+        readStreamFixture('openai', fixtureCase),
+      );
       const expected = expectedSummary('openai', fixtureCase);
       // The mock records the provider's words; Sluice prefixes them as ml-commons does.
-      if (expected.error !== undefined) expected.error = `Error from remote service: ${expected.error}`;
+      if (expected.error !== undefined)
+        expected.error = `Error from remote service: ${expected.error}`;
       assert.deepEqual(summarizeParts(parts), expected, fixtureCase);
     }
   });
@@ -266,7 +272,10 @@ describe('openai decoder', () => {
 
   test('throws on malformed events instead of skipping them', () => {
     const cases: [string, RegExp][] = [
-      ['{"choices":[{"delta":{"content":"a"', /^Malformed event from the remote service: invalid JSON/],
+      [
+        '{"choices":[{"delta":{"content":"a"',
+        /^Malformed event from the remote service: invalid JSON/,
+      ],
       ['[1,2]', /the event is not an object/],
       ['"text"', /the event is not an object/],
       ['{"choices":{}}', /"choices" is not an array/],
@@ -284,7 +293,12 @@ describe('openai decoder', () => {
     const decoder = adapter.createDecoder(llmInterface);
     const parts: StreamPart[] = [];
     const emit = (part: StreamPart) => parts.push(part);
-    for (const data of [chunk({ content: 'a' }, 'stop'), '[DONE]', chunk({ content: 'b' }), '[DONE]']) {
+    for (const data of [
+      chunk({ content: 'a' }, 'stop'),
+      '[DONE]',
+      chunk({ content: 'b' }),
+      '[DONE]',
+    ]) {
       decoder.decode({ framing: 'sse', event: undefined, data, id: undefined }, emit);
     }
     decoder.end(emit);
@@ -338,7 +352,9 @@ describe('openai prepareStream', () => {
 
   test('refuses n > 1 and bodies that are not JSON objects', () => {
     const isBadRequest = (pattern: RegExp) => (error: unknown) =>
-      ServiceError.isInstance(error) && error.code === ErrorCode.BadRequest && pattern.test(error.message);
+      ServiceError.isInstance(error) &&
+      error.code === ErrorCode.BadRequest &&
+      pattern.test(error.message);
     assert.throws(
       () => adapter.prepareStream(call({ model: 'm', n: 2 }), llmInterface),
       isBadRequest(/^n > 1 is not supported for streaming: the request asks for 2 choices/),

@@ -145,10 +145,9 @@ export function createOpenAIDecoder(): FrameDecoder {
   function onError(error: unknown, emit: Emit): void {
     terminated = true;
     const details = isObject(error) ? error : {};
+    // Lenient on purpose: a provider error is reported, even when its shape is odd.
     const message =
-      typeof error === 'string'
-        ? error
-        : (stringField(details, 'message') ?? stringField(details, 'type') ?? 'unknown error');
+      textOf(error) ?? textOf(details['message']) ?? textOf(details['type']) ?? 'unknown error';
     emit({
       type: 'error',
       message: `Error from remote service: ${message}`,
@@ -177,12 +176,13 @@ export function createOpenAIDecoder(): FrameDecoder {
         return;
       }
       const parsed = parseJson(frame.data);
+      // OpenAI never names its events, but a compatible server may send `event: error`, with
+      // JSON or plain text: either way it is that server's error, not a malformed chunk.
+      if (frame.event === 'error') {
+        onError(parsed.success ? errorIn(parsed.value) : frame.data, emit);
+        return;
+      }
       if (!parsed.success) {
-        // A compatible server's `event: error` may carry plain text: it is still its error.
-        if (frame.event === 'error') {
-          onError(frame.data, emit);
-          return;
-        }
         throw malformed(`invalid JSON (${messageOf(parsed.error)})`, parsed.error);
       }
       onChunk(asObject(parsed.value, 'the event'), emit);
@@ -195,6 +195,16 @@ export function createOpenAIDecoder(): FrameDecoder {
       );
     },
   };
+}
+
+function textOf(value: unknown): string | undefined {
+  return typeof value === 'string' && value !== '' ? value : undefined;
+}
+
+/** The error object of an error event: its `error` field, or the event itself. */
+function errorIn(value: unknown): unknown {
+  const inner = isObject(value) ? value['error'] : undefined;
+  return inner === undefined || inner === null ? value : inner;
 }
 
 /**
