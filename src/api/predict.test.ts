@@ -66,7 +66,7 @@ describe('_predict', () => {
     const [request] = mock.requests;
     assert.equal(request?.headers.authorization, `Bearer ${secret}`);
     assert.deepEqual(request?.body, { model: 'gpt-4.1', messages });
-    assert.equal((request?.body as { stream?: boolean }).stream, undefined);
+    assert.equal((request?.body as { stream?: boolean } | undefined)?.stream, undefined);
   });
 
   it('applies response_filter as a definite JSONPath', async () => {

@@ -54,7 +54,6 @@ describe('validateProcessFunction', () => {
     },
     {
       title: 'a templated name (ml-commons substitutes quoted values, so it is a script)',
-      // biome-ignore lint/suspicious/noTemplateCurlyInString: an ml-commons placeholder, on purpose
       name: 'connector.post_process.${parameters.provider}.embedding',
       kind: 'post',
       message: /Painless scripts are not supported/,

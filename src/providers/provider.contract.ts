@@ -175,9 +175,14 @@ export function providerContract(name: string, options: ContractOptions): void {
         if (contractCase.error === undefined) {
           it('never decodes a cut-off stream to a normal finish', () => {
             const events = readStreamFixture(options.fixtures, contractCase.fixture);
-            // Cut inside the body at several points, including just before the last event.
+            // Cut inside the body at several points: early, half way, just before the last event
+            // and inside it. (Cutting only the last event's trailing newline leaves a complete
+            // event, which is not a truncation.)
             const lastStart = concat(events.slice(0, -1)).length;
-            for (const cut of [1, Math.floor(body.length / 2), lastStart, body.length - 1]) {
+            const lastEvent = Buffer.from(events.at(-1) ?? new Uint8Array()).toString('latin1');
+            const lastContentLength = lastEvent.trimEnd().length;
+            const insideLast = lastStart + Math.floor(lastContentLength / 2);
+            for (const cut of [1, Math.floor(body.length / 2), lastStart, insideLast]) {
               if (cut <= 0 || cut >= body.length) continue;
               const truncated = decodeChunks(adapter, llmInterface, [body.subarray(0, cut)]);
               const terminal = truncated.parts.at(-1);

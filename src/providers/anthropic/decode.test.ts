@@ -215,10 +215,19 @@ describe('anthropic decoder', () => {
         { type: 'error', message: `Error from remote service: ${message}`, status },
       ]);
     }
-    const plain = decodeEvents(messageStart(), 'event: error\ndata: upstream exploded\n\n');
-    assert.deepEqual(plain.parts, [
-      { type: 'error', message: 'Error from remote service: upstream exploded', status: 502 },
-    ]);
+    // Whatever a proxy puts in an `event: error`, it is reported, never skipped.
+    const odd: [string, string, number][] = [
+      ['upstream exploded', 'upstream exploded', 502],
+      ['{"type":"overloaded_error","message":"flat"}', 'flat', 503],
+      ['{"error":"text"}', 'text', 502],
+      ['{"type":"error","error":{"message":7}}', 'unknown error', 502],
+    ];
+    for (const [data, message, status] of odd) {
+      const { parts } = decodeEvents(messageStart(), `event: error\ndata: ${data}\n\n`);
+      assert.deepEqual(parts, [
+        { type: 'error', message: `Error from remote service: ${message}`, status },
+      ]);
+    }
   });
 
   test('finishes without usage when none was reported, and maps max_tokens', () => {

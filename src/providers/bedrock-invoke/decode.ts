@@ -189,7 +189,7 @@ function onMessageStop(state: InvokeState, event: JsonObject, emit: Emit): void 
   );
 }
 
-/** Anthropic usage objects: `input_tokens` leaves out cache reads and writes; the model read those too. */
+/** Anthropic usage: `input_tokens` leaves out cache reads and writes; the model read those too. */
 function readUsage(state: InvokeState, usage: unknown): void {
   if (!isObject(usage)) return;
   const input = usage['input_tokens'];

@@ -253,14 +253,21 @@ describe('openai decoder', () => {
     }
   });
 
-  test('reports a non-JSON `event: error` as the provider error', () => {
-    const body = `data: ${chunk({ content: 'a' })}\n\nevent: error\ndata: upstream exploded\n\n`;
-    const { parts } = decodeChunks(adapter, llmInterface, [Buffer.from(body)]);
-    assert.deepEqual(parts.at(-1), {
-      type: 'error',
-      message: 'Error from remote service: upstream exploded',
-      status: 502,
-    });
+  test('reports an `event: error` as the provider error, whatever its data', () => {
+    const cases: [string, string][] = [
+      ['upstream exploded', 'upstream exploded'],
+      ['{"message":"flat"}', 'flat'],
+      ['{"error":{"message":"nested"}}', 'nested'],
+    ];
+    for (const [data, message] of cases) {
+      const body = `data: ${chunk({ content: 'a' })}\n\nevent: error\ndata: ${data}\n\n`;
+      const { parts } = decodeChunks(adapter, llmInterface, [Buffer.from(body)]);
+      assert.deepEqual(parts.at(-1), {
+        type: 'error',
+        message: `Error from remote service: ${message}`,
+        status: 502,
+      });
+    }
   });
 
   test('throws when the stream ends without [DONE], even after finish_reason and usage', () => {
