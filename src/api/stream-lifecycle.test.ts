@@ -8,7 +8,7 @@ import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startTestNode, type TestNode } from '../../test/helpers/test-node.ts';
+import { capturingLogger, startTestNode, type TestNode } from '../../test/helpers/test-node.ts';
 import { type MockProvider, startMockProvider } from '../../test/mock-provider/server.ts';
 
 function openAiConnector(url: string) {
@@ -42,10 +42,11 @@ describe('stream lifecycle', () => {
   let node: TestNode;
   let mock: MockProvider;
   let baseUrl: string;
+  const { logger, lines } = capturingLogger();
 
   before(async () => {
     mock = await startMockProvider();
-    node = await startTestNode();
+    node = await startTestNode({ logger });
     await node.allowLoopback();
     baseUrl = await node.node.app.listen({ host: '127.0.0.1', port: 0 });
   });
@@ -75,6 +76,17 @@ describe('stream lifecycle', () => {
     const closed = await mock.waitForClose();
     assert.equal(closed.end, 'client-closed');
     assert.ok(closed.eventsSent < 5, `the upstream kept sending: ${closed.eventsSent} events`);
+    // The log tells the truth: a client that left, not a completed stream.
+    for (
+      let attempt = 0;
+      attempt < 50 && !lines.some((line) => line.includes('"stream client_closed"'));
+      attempt += 1
+    ) {
+      await sleep(20);
+    }
+    const entry = JSON.parse(lines.find((line) => line.includes('"stream client_closed"')) ?? '{}');
+    assert.equal(entry.outcome, 'client_closed');
+    assert.equal(entry.model_id, modelId);
   });
 
   it('a client leaving before the first token cancels the upstream request', async () => {

@@ -334,6 +334,19 @@ describe('_predict/stream', () => {
       assert.equal((await mock.waitForClose()).end, 'client-closed');
     });
 
+    it('a stream longer than total_timeout ends with an error event', async () => {
+      const modelId = await register({
+        ...connectorFor(mock, 'openai'),
+        client_config: { total_timeout: 1 },
+      });
+      mock.setScenario('openai', { delayBetweenEventsMs: 150 });
+      const result = await stream(modelId);
+      assert.equal(result.status, 200);
+      assert.match(result.events.at(-1).error, /total time/);
+      assert.ok(result.events.length > 2, 'events before the deadline were delivered');
+      assert.equal((await mock.waitForClose()).end, 'client-closed');
+    });
+
     it('an upstream silent before its first event hits the first-token timeout as an HTTP 504', async () => {
       const modelId = await register({
         ...connectorFor(mock, 'openai'),
