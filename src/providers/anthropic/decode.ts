@@ -11,27 +11,105 @@
  * or thinking block before them would otherwise leave gaps. Server tools (`server_tool_use`,
  * web search results …) run at Anthropic, so they are not the caller's tool calls and are not
  * reported.
+ *
+ * The events are read by `createAnthropicEventReader`, which bedrock-invoke shares: its `chunk`
+ * frames carry the same events. This decoder adds only the SSE side.
  */
 import { ErrorCode, ServiceError } from '../../domain/errors.ts';
 import type { FrameDecoder } from '../../domain/provider.ts';
-import type { StreamPart } from '../../domain/stream-part.ts';
+import type { StreamPart, Usage } from '../../domain/stream-part.ts';
+import { endedEarly, remoteErrorPart } from '../shared/errors.ts';
+import {
+  asObject,
+  invalidJson,
+  isObject,
+  type JsonObject,
+  malformed,
+  numberField,
+  objectField,
+  requiredNumber,
+  requiredObject,
+  safeParseJson,
+  stringField,
+  textOf,
+} from '../shared/json.ts';
 import { mapFinishReason } from './map-finish-reason.ts';
 
 type Emit = (part: StreamPart) => void;
 type ToolCallDelta = Extract<StreamPart, { type: 'tool-call-delta' }>;
-type JsonObject = { readonly [key: string]: unknown };
 
 /** What a started content block is, as far as its deltas are concerned. */
 type Block = { kind: 'tool-use'; toolIndex: number } | { kind: 'other' };
 
 export function createAnthropicDecoder(): FrameDecoder {
+  const reader = createAnthropicEventReader();
+  return {
+    decode(frame, emit) {
+      if (reader.ended) return;
+      if (frame.framing !== 'sse') throw unexpectedFraming(frame.framing);
+      if (frame.data === '') return;
+      const parsed = safeParseJson(frame.data);
+      // `event: error` is the provider's error whatever its data holds (a proxy may send plain
+      // text or its own JSON): reporting it beats calling it malformed or skipping it.
+      if (frame.event === 'error') {
+        reader.readError(parsed.success ? parsed.value : frame.data, emit);
+        return;
+      }
+      if (!parsed.success) throw invalidJson(parsed.error);
+      const event = asObject(parsed.value, 'the event');
+      // The data names its type; the SSE event name is the same word, used if a proxy drops it.
+      const type = stringField(event, 'type') ?? frame.event;
+      if (type === undefined) throw malformed('the event has no type');
+      reader.read(type, event, emit);
+    },
+    end() {
+      if (reader.ended) return;
+      throw endedEarly('before message_stop');
+    },
+  };
+}
+
+/** The token counts the events reported, before `message_stop` turns them into usage. */
+export interface ReportedUsage {
+  /** Whether any event carried a usage object. */
+  reported: boolean;
+  /** Every prompt token read, cache reads and writes included; undefined until reported. */
+  inputTokens: number | undefined;
+  /** Cumulative (each `message_delta` repeats the running total); undefined until reported. */
+  outputTokens: number | undefined;
+}
+
+export interface AnthropicEventReaderOptions {
+  /**
+   * The usage of the `finish` part, from the reported counts and the `message_stop` event (a
+   * service that hosts Claude may add its own counts there). By default the reported counts
+   * (0 for a side never reported), or no usage when no event carried any.
+   */
+  usageAtStop?: (reported: ReportedUsage, messageStop: JsonObject) => Usage | undefined;
+}
+
+/**
+ * Anthropic Messages streaming events → parts, whatever carries them: SSE from the direct API,
+ * or the `chunk` frames of Bedrock InvokeModelWithResponseStream.
+ */
+export interface AnthropicEventReader {
+  /** Reads one event of the given `type`; emits zero or more parts. Ignored once ended. */
+  read(type: string, event: JsonObject, emit: Emit): void;
+  /** Reports an error event whatever shape its data has (an object, or a proxy's plain text). */
+  readError(data: unknown, emit: Emit): void;
+  /** True once `message_stop` or an error event ended the message. */
+  readonly ended: boolean;
+}
+
+export function createAnthropicEventReader(
+  options: AnthropicEventReaderOptions = {},
+): AnthropicEventReader {
+  const usageAtStop = options.usageAtStop ?? usageAsReported;
   const blocks = new Map<number, Block>();
   let toolCount = 0;
   let stopReason: string | undefined;
-  let usageReported = false;
-  let inputTokens = 0;
-  let outputTokens = 0;
-  let terminated = false;
+  const usage: ReportedUsage = { reported: false, inputTokens: undefined, outputTokens: undefined };
+  let ended = false;
 
   function onEvent(type: string, event: JsonObject, emit: Emit): void {
     switch (type) {
@@ -51,10 +129,10 @@ export function createAnthropicDecoder(): FrameDecoder {
         onMessageDelta(event);
         break;
       case 'message_stop':
-        onMessageStop(emit);
+        onMessageStop(event, emit);
         break;
       case 'error':
-        onError(errorDetails(event), emit);
+        onError(event, emit);
         break;
       default:
         // `ping` and unknown event types carry nothing we report.
@@ -63,8 +141,8 @@ export function createAnthropicDecoder(): FrameDecoder {
   }
 
   function onMessageStart(event: JsonObject): void {
-    const usage = objectField(requiredObject(event, 'message'), 'usage');
-    if (usage !== undefined) onUsage(usage);
+    const reported = objectField(requiredObject(event, 'message'), 'usage');
+    if (reported !== undefined) onUsage(reported);
   }
 
   function onBlockStart(event: JsonObject, emit: Emit): void {
@@ -153,80 +231,61 @@ export function createAnthropicDecoder(): FrameDecoder {
     const delta = objectField(event, 'delta');
     const reason = delta === undefined ? undefined : stringField(delta, 'stop_reason');
     if (reason !== undefined) stopReason = reason;
-    const usage = objectField(event, 'usage');
-    if (usage !== undefined) onUsage(usage);
+    const reported = objectField(event, 'usage');
+    if (reported !== undefined) onUsage(reported);
   }
 
   /**
    * `message_start` has the input side; `message_delta` the cumulative output (and, in newer
    * API versions, the input again). Cached prompt tokens are billed input too, so they count.
    */
-  function onUsage(usage: JsonObject): void {
-    usageReported = true;
-    const input = numberField(usage, 'input_tokens');
+  function onUsage(reported: JsonObject): void {
+    usage.reported = true;
+    const input = numberField(reported, 'input_tokens');
     if (input !== undefined) {
-      inputTokens =
+      usage.inputTokens =
         input +
-        (numberField(usage, 'cache_creation_input_tokens') ?? 0) +
-        (numberField(usage, 'cache_read_input_tokens') ?? 0);
+        (numberField(reported, 'cache_creation_input_tokens') ?? 0) +
+        (numberField(reported, 'cache_read_input_tokens') ?? 0);
     }
-    const output = numberField(usage, 'output_tokens');
-    if (output !== undefined) outputTokens = output;
+    const output = numberField(reported, 'output_tokens');
+    if (output !== undefined) usage.outputTokens = output;
   }
 
-  function onMessageStop(emit: Emit): void {
-    terminated = true;
+  function onMessageStop(event: JsonObject, emit: Emit): void {
+    ended = true;
     const finish: StreamPart = { type: 'finish', finishReason: mapFinishReason(stopReason) };
-    if (usageReported) {
-      finish.usage = {
-        input_tokens: inputTokens,
-        output_tokens: outputTokens,
-        total_tokens: inputTokens + outputTokens,
-      };
-    }
+    const finalUsage = usageAtStop(usage, event);
+    if (finalUsage !== undefined) finish.usage = finalUsage;
     emit(finish);
   }
 
-  function onError(error: JsonObject, emit: Emit): void {
-    terminated = true;
+  function onError(data: unknown, emit: Emit): void {
+    ended = true;
+    const error = errorDetails(data);
     // Lenient on purpose: a provider error is reported, even when its shape is odd.
     const message = textOf(error['message']) ?? textOf(error['type']) ?? 'unknown error';
-    emit({
-      type: 'error',
-      message: `Error from remote service: ${message}`,
-      status: statusOfErrorType(error['type']),
-    });
+    emit(remoteErrorPart(message, statusOfErrorType(error['type'])));
   }
 
   return {
-    decode(frame, emit) {
-      if (terminated) return;
-      if (frame.framing !== 'sse') throw unexpectedFraming(frame.framing);
-      if (frame.data === '') return;
-      const parsed = parseJson(frame.data);
-      // `event: error` is the provider's error whatever its data holds (a proxy may send plain
-      // text or its own JSON): reporting it beats calling it malformed or skipping it.
-      if (frame.event === 'error') {
-        onError(errorDetails(parsed.success ? parsed.value : frame.data), emit);
-        return;
-      }
-      if (!parsed.success) {
-        throw malformed(`invalid JSON (${messageOf(parsed.error)})`, parsed.error);
-      }
-      const event = asObject(parsed.value, 'the event');
-      // The data names its type; the SSE event name is the same word, used if a proxy drops it.
-      const type = stringField(event, 'type') ?? frame.event;
-      if (type === undefined) throw malformed('the event has no type');
-      onEvent(type, event, emit);
+    read(type, event, emit) {
+      if (!ended) onEvent(type, event, emit);
     },
-    end() {
-      if (terminated) return;
-      throw new ServiceError(
-        ErrorCode.UpstreamProtocol,
-        'The remote service ended the stream before message_stop',
-      );
+    readError(data, emit) {
+      if (!ended) onError(data, emit);
+    },
+    get ended() {
+      return ended;
     },
   };
+}
+
+function usageAsReported(reported: ReportedUsage): Usage | undefined {
+  if (!reported.reported) return undefined;
+  const input = reported.inputTokens ?? 0;
+  const output = reported.outputTokens ?? 0;
+  return { input_tokens: input, output_tokens: output, total_tokens: input + output };
 }
 
 /**
@@ -248,6 +307,8 @@ function errorDetails(value: unknown): JsonObject {
  */
 function statusOfErrorType(type: unknown): number {
   switch (type) {
+    case 'invalid_request_error':
+      return 400;
     case 'rate_limit_error':
       return 429;
     case 'overloaded_error':
@@ -257,80 +318,10 @@ function statusOfErrorType(type: unknown): number {
   }
 }
 
-function textOf(value: unknown): string | undefined {
-  return typeof value === 'string' && value !== '' ? value : undefined;
-}
-
 function assertNever(value: never): never {
   throw new ServiceError(ErrorCode.Internal, `Unexpected value ${JSON.stringify(value)}`);
 }
 
-// Minimal guards for the fields read above: absent and null are both "not sent"; any other
-// type is a malformed event, never a silent skip.
-
-function malformed(detail: string, cause?: unknown): ServiceError {
-  return new ServiceError(
-    ErrorCode.UpstreamProtocol,
-    `Malformed event from the remote service: ${detail}`,
-    cause === undefined ? {} : { cause },
-  );
-}
-
 function unexpectedFraming(framing: string): ServiceError {
   return new ServiceError(ErrorCode.Internal, `The Anthropic decoder got a ${framing} frame`);
-}
-
-function parseJson(
-  text: string,
-): { success: true; value: unknown } | { success: false; error: unknown } {
-  try {
-    return { success: true, value: JSON.parse(text) };
-  } catch (error) {
-    return { success: false, error };
-  }
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
-function isObject(value: unknown): value is JsonObject {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function asObject(value: unknown, name: string): JsonObject {
-  if (!isObject(value)) throw malformed(`${name} is not an object`);
-  return value;
-}
-
-function stringField(object: JsonObject, key: string): string | undefined {
-  const value = object[key];
-  if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'string') throw malformed(`"${key}" is not a string`);
-  return value;
-}
-
-function numberField(object: JsonObject, key: string): number | undefined {
-  const value = object[key];
-  if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'number') throw malformed(`"${key}" is not a number`);
-  return value;
-}
-
-function requiredNumber(object: JsonObject, key: string): number {
-  const value = numberField(object, key);
-  if (value === undefined) throw malformed(`"${key}" is missing`);
-  return value;
-}
-
-function objectField(object: JsonObject, key: string): JsonObject | undefined {
-  const value = object[key];
-  if (value === undefined || value === null) return undefined;
-  return asObject(value, `"${key}"`);
-}
-
-function requiredObject(object: JsonObject, key: string): JsonObject {
-  const value = objectField(object, key);
-  if (value === undefined) throw malformed(`"${key}" is missing`);
-  return value;
 }

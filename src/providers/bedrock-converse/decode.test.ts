@@ -1,9 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { encodeFrame } from '../../../test/mock-provider/event-stream.ts';
 import { ErrorCode, ServiceError } from '../../domain/errors.ts';
-import type { UpstreamCall } from '../../domain/provider.ts';
-import { decodeChunks, providerContract } from '../provider.contract.ts';
+import { providerContract } from '../provider.contract.ts';
+import {
+  jsonCall as call,
+  decodeFrames,
+  eventFrame as event,
+  exceptionFrame as exception,
+  type TestFrame,
+} from '../shared/test-support.ts';
 import { adapter } from './index.ts';
 
 const llmInterface = 'bedrock/converse/claude';
@@ -58,29 +63,8 @@ providerContract('bedrock-converse', {
   ],
 });
 
-interface TestFrame {
-  headers: Record<string, string>;
-  payload: unknown;
-}
-
-function event(eventType: string, payload: unknown): TestFrame {
-  return { headers: { ':message-type': 'event', ':event-type': eventType }, payload };
-}
-
-function exception(exceptionType: string, payload: unknown): TestFrame {
-  return { headers: { ':message-type': 'exception', ':exception-type': exceptionType }, payload };
-}
-
 function decode(frames: TestFrame[]) {
-  const chunks = frames.map((frame) =>
-    encodeFrame(
-      frame.headers,
-      Buffer.from(
-        typeof frame.payload === 'string' ? frame.payload : JSON.stringify(frame.payload),
-      ),
-    ),
-  );
-  return decodeChunks(adapter, llmInterface, chunks);
+  return decodeFrames(adapter, llmInterface, frames);
 }
 
 const stop = event('messageStop', { stopReason: 'end_turn' });
@@ -253,15 +237,6 @@ describe('bedrock-converse decoder', () => {
 });
 
 const baseUrl = 'https://bedrock-runtime.us-west-2.amazonaws.com/model';
-
-function call(url: string, body: unknown, headers: Record<string, string> = {}): UpstreamCall {
-  return {
-    method: 'POST',
-    url,
-    headers,
-    body: typeof body === 'string' ? body : JSON.stringify(body),
-  };
-}
 
 describe('bedrock-converse request', () => {
   const body = { messages: [{ role: 'user', content: [{ text: 'Hi' }] }] };

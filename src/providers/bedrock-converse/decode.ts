@@ -13,10 +13,17 @@
 import { ErrorCode, ServiceError } from '../../domain/errors.ts';
 import type { Frame, FrameDecoder } from '../../domain/provider.ts';
 import type { StreamPart, Usage } from '../../domain/stream-part.ts';
+import { endedEarly, remoteErrorPart } from '../shared/errors.ts';
+import {
+  decodeJsonObject,
+  isObject,
+  type JsonObject,
+  malformed,
+  tokenCount,
+} from '../shared/json.ts';
 import { mapFinishReason } from './map-finish-reason.ts';
 
 type Emit = (part: StreamPart) => void;
-type JsonObject = Record<string, unknown>;
 
 const converseEventTypes = [
   'messageStart',
@@ -81,11 +88,10 @@ export function createDecoder(): FrameDecoder {
     },
     end(): void {
       if (state.finished) return;
-      throw new ServiceError(
-        ErrorCode.UpstreamProtocol,
+      throw endedEarly(
         state.stopReason === undefined
-          ? 'The remote service ended the stream before messageStop'
-          : 'The remote service ended the stream after messageStop but before its metadata event',
+          ? 'before messageStop'
+          : 'after messageStop but before its metadata event',
       );
     },
   };
@@ -186,15 +192,15 @@ export function bedrockErrorPart(
   if (messageType === 'exception') {
     const name = headers[':exception-type'] ?? 'exception';
     // The exception is reported even when its payload cannot be read: the stream failed either way.
-    const body = tryParseObject(payload);
+    const body = decodeJsonObject(payload);
     const message = body?.['message'] ?? body?.['Message'];
     const text = typeof message === 'string' && message !== '' ? message : name;
-    return errorPart(text, bedrockErrorStatus(name, text, body?.['originalStatusCode']));
+    return remoteErrorPart(text, bedrockErrorStatus(name, text, body?.['originalStatusCode']));
   }
   if (messageType === 'error') {
     const code = headers[':error-code'] ?? 'error';
     const text = headers[':error-message'] ?? code;
-    return errorPart(text, bedrockErrorStatus(code, text, undefined));
+    return remoteErrorPart(text, bedrockErrorStatus(code, text, undefined));
   }
   return undefined;
 }
@@ -220,26 +226,10 @@ export function bedrockErrorStatus(name: string, message: string, originalStatus
   return 502;
 }
 
-function errorPart(message: string, status: number): StreamPart {
-  return { type: 'error', message: `Error from remote service: ${message}`, status };
-}
-
-const utf8 = new TextDecoder('utf-8', { fatal: true });
-
 function parsePayload(payload: Uint8Array, eventType: string): JsonObject {
-  const event = tryParseObject(payload);
+  const event = decodeJsonObject(payload);
   if (event === undefined) throw malformed(`${eventType} payload is not a JSON object`);
   return event;
-}
-
-function tryParseObject(payload: Uint8Array): JsonObject | undefined {
-  let value: unknown;
-  try {
-    value = JSON.parse(utf8.decode(payload));
-  } catch {
-    return undefined;
-  }
-  return isObject(value) ? value : undefined;
 }
 
 function readBlockIndex(event: JsonObject, eventType: string): number {
@@ -248,23 +238,8 @@ function readBlockIndex(event: JsonObject, eventType: string): number {
   return index;
 }
 
-function tokenCount(value: unknown): number {
-  return typeof value === 'number' ? value : 0;
-}
-
 function isConverseEventType(value: string): value is ConverseEventType {
   return knownEventTypes.has(value);
-}
-
-function isObject(value: unknown): value is JsonObject {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function malformed(detail: string): ServiceError {
-  return new ServiceError(
-    ErrorCode.UpstreamProtocol,
-    `Malformed event from the remote service: ${detail}`,
-  );
 }
 
 function wrongFraming(framing: string): ServiceError {

@@ -9,6 +9,8 @@
  */
 import { badRequest } from '../../domain/errors.ts';
 import type { ConnectorFacts, UpstreamCall } from '../../domain/provider.ts';
+import { isObject } from '../shared/json.ts';
+import { parseBodyObject, splitUrl, withHeaders } from '../shared/request.ts';
 
 const EVENT_STREAM = 'application/vnd.amazon.eventstream';
 const conversePath = /\/converse(?:-stream)?$/;
@@ -17,22 +19,28 @@ export function matches(connector: ConnectorFacts): boolean {
   return connector.protocol === 'aws_sigv4' && conversePath.test(splitUrl(connector.url).path);
 }
 
-export function prepareStream(call: UpstreamCall): UpstreamCall {
+export function prepareStream(call: UpstreamCall, llmInterface: string): UpstreamCall {
   const { path, rest } = splitUrl(call.url);
   if (!conversePath.test(path)) {
     throw badRequest(
       'A Bedrock Converse connector URL must end with /converse or /converse-stream',
     );
   }
-  // String surgery rather than `new URL()`: the model id in the path (`…-v1:0`, or `…-v1%3A0`)
-  // and the query string go out exactly as the connector wrote them, and are signed that way.
+  // The model id (`…-v1:0`, or `…-v1%3A0`) and the query go out, and are signed, as written.
   const url = path.endsWith('-stream') ? call.url : `${path}-stream${rest}`;
-  const headers = withHeader(
-    withHeader(call.headers, 'content-type', 'application/json'),
-    'accept',
-    EVENT_STREAM,
-  );
-  return { ...call, method: 'POST', url, headers, body: prepareBody(call.body) };
+  return eventStreamCall(call, url, prepareBody(call.body, llmInterface));
+}
+
+/**
+ * A Bedrock runtime streaming call: a POST of JSON, answered with an AWS event stream. Shared
+ * with bedrock-invoke, whose InvokeModelWithResponseStream is called the same way.
+ */
+export function eventStreamCall(call: UpstreamCall, url: string, body: string): UpstreamCall {
+  const headers = withHeaders(call.headers, {
+    'content-type': 'application/json',
+    accept: EVENT_STREAM,
+  });
+  return { ...call, method: 'POST', url, headers, body };
 }
 
 /**
@@ -41,14 +49,8 @@ export function prepareStream(call: UpstreamCall): UpstreamCall {
  * Bedrock answers a ValidationException for the unknown `type` key. Dropping `type` from blocks
  * that carry `text` keeps those blueprints working; every other key is sent unchanged.
  */
-function prepareBody(body: string): string {
-  let request: unknown;
-  try {
-    request = JSON.parse(body);
-  } catch {
-    throw badRequest('The Bedrock Converse request body is not valid JSON');
-  }
-  if (!isObject(request)) throw badRequest('The Bedrock Converse request body must be an object');
+function prepareBody(body: string, llmInterface: string): string {
+  const request = parseBodyObject(body, llmInterface);
   let changed = stripTextBlockTypes(request['system']);
   const messages = request['messages'];
   if (Array.isArray(messages)) {
@@ -79,28 +81,4 @@ function stripTextBlockTypes(blocks: unknown): boolean {
     }
   }
   return changed;
-}
-
-/** The URL up to its query or fragment, and the rest (empty when there is none). */
-function splitUrl(url: string): { path: string; rest: string } {
-  const end = url.search(/[?#]/);
-  return end === -1 ? { path: url, rest: '' } : { path: url.slice(0, end), rest: url.slice(end) };
-}
-
-/** Sets a header, replacing any spelling of the same name the connector used. */
-function withHeader(
-  headers: Record<string, string>,
-  name: string,
-  value: string,
-): Record<string, string> {
-  const result: Record<string, string> = {};
-  for (const [key, existing] of Object.entries(headers)) {
-    if (key.toLowerCase() !== name) result[key] = existing;
-  }
-  result[name] = value;
-  return result;
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

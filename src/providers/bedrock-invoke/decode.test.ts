@@ -1,10 +1,15 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { encodeFrame } from '../../../test/mock-provider/event-stream.ts';
 import { ErrorCode, ServiceError } from '../../domain/errors.ts';
-import type { UpstreamCall } from '../../domain/provider.ts';
 import type { StreamPart } from '../../domain/stream-part.ts';
-import { decodeChunks, providerContract } from '../provider.contract.ts';
+import { providerContract } from '../provider.contract.ts';
+import {
+  jsonCall as call,
+  decodeFrames,
+  eventFrame,
+  exceptionFrame,
+  type TestFrame,
+} from '../shared/test-support.ts';
 import { adapter } from './index.ts';
 
 const llmInterface = 'bedrock/invoke/claude';
@@ -60,30 +65,18 @@ providerContract('bedrock-invoke', {
   ],
 });
 
-interface TestFrame {
-  headers: Record<string, string>;
-  payload: string;
-}
-
 /** A `chunk` frame wrapping one Anthropic event, base64 as Bedrock sends it. */
 function chunk(anthropicEvent: unknown): TestFrame {
   const bytes = Buffer.from(JSON.stringify(anthropicEvent)).toString('base64');
-  return {
-    headers: { ':message-type': 'event', ':event-type': 'chunk' },
-    payload: JSON.stringify({ bytes }),
-  };
+  return eventFrame('chunk', { bytes });
 }
 
 function exception(exceptionType: string, message: string): TestFrame {
-  return {
-    headers: { ':message-type': 'exception', ':exception-type': exceptionType },
-    payload: JSON.stringify({ message }),
-  };
+  return exceptionFrame(exceptionType, { message });
 }
 
 function decode(frames: TestFrame[]) {
-  const chunks = frames.map((frame) => encodeFrame(frame.headers, Buffer.from(frame.payload)));
-  return decodeChunks(adapter, llmInterface, chunks);
+  return decodeFrames(adapter, llmInterface, frames);
 }
 
 const messageStart = chunk({
@@ -246,15 +239,6 @@ describe('bedrock-invoke decoder', () => {
 });
 
 const baseUrl = 'https://bedrock-runtime.us-east-1.amazonaws.com/model';
-
-function call(url: string, body: unknown, headers: Record<string, string> = {}): UpstreamCall {
-  return {
-    method: 'POST',
-    url,
-    headers,
-    body: typeof body === 'string' ? body : JSON.stringify(body),
-  };
-}
 
 describe('bedrock-invoke request', () => {
   const body = { max_tokens: 100, messages: [{ role: 'user', content: 'Hi' }] };

@@ -4,6 +4,7 @@ import { readStreamFixtureBody } from '../../../test/mock-provider/fixtures.ts';
 import { ErrorCode, ServiceError } from '../../domain/errors.ts';
 import type { UpstreamCall } from '../../domain/provider.ts';
 import { decodeChunks, providerContract } from '../provider.contract.ts';
+import { jsonCall } from '../shared/test-support.ts';
 import { adapter } from './index.ts';
 
 const llmInterface = 'cohere/v2/chat';
@@ -188,12 +189,7 @@ describe('cohere decoder', () => {
 });
 
 function call(body: unknown, headers: Record<string, string> = {}): UpstreamCall {
-  return {
-    method: 'POST',
-    url: 'https://api.cohere.com/v2/chat',
-    headers,
-    body: typeof body === 'string' ? body : JSON.stringify(body),
-  };
+  return jsonCall('https://api.cohere.com/v2/chat', body, headers);
 }
 
 describe('cohere request', () => {

@@ -12,10 +12,11 @@
 import { ErrorCode, ServiceError } from '../../domain/errors.ts';
 import type { Frame, FrameDecoder } from '../../domain/provider.ts';
 import type { StreamPart } from '../../domain/stream-part.ts';
+import { endedEarly, remoteErrorPart } from '../shared/errors.ts';
+import { isObject, type JsonObject, malformed, parseJsonObject } from '../shared/json.ts';
 import { mapFinishReason } from './map-finish-reason.ts';
 
 type Emit = (part: StreamPart) => void;
-type JsonObject = Record<string, unknown>;
 type FinishPart = Extract<StreamPart, { type: 'finish' }>;
 
 const cohereEventTypes = [
@@ -52,7 +53,7 @@ export function createDecoder(): FrameDecoder {
         onDone(state, emit);
         return;
       }
-      const event = parseObject(frame.data);
+      const event = parseJsonObject(frame.data, 'the event');
       const type = typeof event['type'] === 'string' ? event['type'] : frame.event;
       if (type === undefined) throw malformed('event has no type');
       // Event types added to the API later carry nothing Sluice reports.
@@ -89,11 +90,10 @@ export function createDecoder(): FrameDecoder {
     },
     end(): void {
       if (state.finished) return;
-      throw new ServiceError(
-        ErrorCode.UpstreamProtocol,
+      throw endedEarly(
         state.pendingFinish === undefined
-          ? 'The remote service ended the stream before message-end'
-          : 'The remote service ended the stream after message-end but before data: [DONE]',
+          ? 'before message-end'
+          : 'after message-end but before data: [DONE]',
       );
     },
   };
@@ -179,11 +179,7 @@ function onMessageEnd(state: CohereState, event: JsonObject, emit: Emit): void {
     const message =
       typeof error === 'string' && error !== '' ? error : `the model stopped with ${raw}`;
     state.finished = true;
-    emit({
-      type: 'error',
-      message: `Error from remote service: ${message}`,
-      status: statusOf(message),
-    });
+    emit(remoteErrorPart(message, statusOf(message)));
     return;
   }
   const usage = usageOf(delta['usage']);
@@ -229,30 +225,8 @@ function readIndex(event: JsonObject, type: string): number {
   return index;
 }
 
-function parseObject(data: string): JsonObject {
-  let value: unknown;
-  try {
-    value = JSON.parse(data);
-  } catch {
-    throw malformed('event data is not valid JSON');
-  }
-  if (!isObject(value)) throw malformed('event data is not a JSON object');
-  return value;
-}
-
 function isCohereEventType(value: string): value is CohereEventType {
   return knownEventTypes.has(value);
-}
-
-function isObject(value: unknown): value is JsonObject {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function malformed(detail: string): ServiceError {
-  return new ServiceError(
-    ErrorCode.UpstreamProtocol,
-    `Malformed event from the remote service: ${detail}`,
-  );
 }
 
 function wrongFraming(framing: string): ServiceError {

@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import { ErrorCode, ServiceError } from '../../domain/errors.ts';
 import type { UpstreamCall } from '../../domain/provider.ts';
 import { decodeChunks, providerContract } from '../provider.contract.ts';
+import { jsonCall } from '../shared/test-support.ts';
 import { adapter } from './index.ts';
 
 const llmInterface = 'gemini/v1beta/generatecontent';
@@ -166,12 +167,7 @@ describe('gemini decoder', () => {
 });
 
 function call(url: string, body: unknown = { contents: [] }): UpstreamCall {
-  return {
-    method: 'POST',
-    url,
-    headers: { 'x-goog-api-key': 'k' },
-    body: typeof body === 'string' ? body : JSON.stringify(body),
-  };
+  return jsonCall(url, body, { 'x-goog-api-key': 'k' });
 }
 
 const models = 'https://generativelanguage.googleapis.com/v1beta/models';

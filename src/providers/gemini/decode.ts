@@ -11,10 +11,17 @@
 import { ErrorCode, ServiceError } from '../../domain/errors.ts';
 import type { Frame, FrameDecoder } from '../../domain/provider.ts';
 import type { FinishReason, StreamPart, Usage } from '../../domain/stream-part.ts';
+import { endedEarly, remoteErrorPart } from '../shared/errors.ts';
+import {
+  isObject,
+  type JsonObject,
+  malformed,
+  parseJsonObject,
+  tokenCount,
+} from '../shared/json.ts';
 import { mapFinishReason } from './map-finish-reason.ts';
 
 type Emit = (part: StreamPart) => void;
-type JsonObject = Record<string, unknown>;
 type PartKind = 'text' | 'thought' | 'functionCall' | 'other';
 
 interface GeminiState {
@@ -36,7 +43,7 @@ export function createDecoder(): FrameDecoder {
   return {
     decode(frame: Frame, emit: Emit): void {
       if (frame.framing !== 'sse') throw wrongFraming(frame.framing);
-      const chunk = parseObject(frame.data);
+      const chunk = parseJsonObject(frame.data, 'the event');
       if (chunk['error'] !== undefined) {
         state.finished = true;
         emit(errorPart(chunk['error']));
@@ -49,10 +56,7 @@ export function createDecoder(): FrameDecoder {
     end(emit: Emit): void {
       if (state.finished) return;
       if (state.finishReason === undefined) {
-        throw new ServiceError(
-          ErrorCode.UpstreamProtocol,
-          'The remote service ended the stream before a finishReason',
-        );
+        throw endedEarly('before a finishReason');
       }
       state.finished = true;
       const { finishReason, usage } = state;
@@ -167,11 +171,7 @@ function onUsageMetadata(state: GeminiState, usage: unknown): void {
 function errorPart(error: unknown): StreamPart {
   const details = isObject(error) ? error : {};
   const message = typeof details['message'] === 'string' ? details['message'] : 'unknown error';
-  return {
-    type: 'error',
-    message: `Error from remote service: ${message}`,
-    status: statusOf(details['code'], details['status']),
-  };
+  return remoteErrorPart(message, statusOf(details['code'], details['status']));
 }
 
 function statusOf(code: unknown, status: unknown): number {
@@ -179,32 +179,6 @@ function statusOf(code: unknown, status: unknown): number {
   if (code === 503 || status === 'UNAVAILABLE') return 503;
   if (code === 400 || status === 'INVALID_ARGUMENT' || status === 'FAILED_PRECONDITION') return 400;
   return 502;
-}
-
-function parseObject(data: string): JsonObject {
-  let value: unknown;
-  try {
-    value = JSON.parse(data);
-  } catch {
-    throw malformed('event data is not valid JSON');
-  }
-  if (!isObject(value)) throw malformed('event data is not a JSON object');
-  return value;
-}
-
-function tokenCount(value: unknown): number {
-  return typeof value === 'number' ? value : 0;
-}
-
-function isObject(value: unknown): value is JsonObject {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function malformed(detail: string): ServiceError {
-  return new ServiceError(
-    ErrorCode.UpstreamProtocol,
-    `Malformed event from the remote service: ${detail}`,
-  );
 }
 
 function wrongFraming(framing: string): ServiceError {

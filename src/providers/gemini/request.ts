@@ -6,6 +6,8 @@
  */
 import { badRequest } from '../../domain/errors.ts';
 import type { ConnectorFacts, UpstreamCall } from '../../domain/provider.ts';
+import { isObject, type JsonObject } from '../shared/json.ts';
+import { parseBodyObject, splitUrl, withHeader } from '../shared/request.ts';
 
 // Some clients percent-encode the `:` before the method name; both spellings are Gemini's.
 const methodPattern = /(:|%3A)(?:streamGenerateContent|generateContent)$/i;
@@ -14,8 +16,9 @@ export function matches(connector: ConnectorFacts): boolean {
   return methodPattern.test(splitUrl(connector.url).path);
 }
 
-export function prepareStream(call: UpstreamCall): UpstreamCall {
-  const { path, query, fragment } = splitUrl(call.url);
+export function prepareStream(call: UpstreamCall, llmInterface: string): UpstreamCall {
+  const { path, rest } = splitUrl(call.url);
+  const { query, fragment } = splitRest(rest);
   const method = methodPattern.exec(path);
   if (method === null) {
     throw badRequest(
@@ -28,7 +31,7 @@ export function prepareStream(call: UpstreamCall): UpstreamCall {
     (parameter) => parameter !== 'alt' && !parameter.startsWith('alt='),
   );
   const url = `${streamPath}?${[...kept, 'alt=sse'].join('&')}${fragment}`;
-  checkSingleCandidate(call.body);
+  checkSingleCandidate(parseBodyObject(call.body, llmInterface));
   return {
     ...call,
     method: 'POST',
@@ -38,14 +41,7 @@ export function prepareStream(call: UpstreamCall): UpstreamCall {
 }
 
 /** Only the first candidate is streamed, so asking for more would silently lose the others. */
-function checkSingleCandidate(body: string): void {
-  let request: unknown;
-  try {
-    request = JSON.parse(body);
-  } catch {
-    throw badRequest('The Gemini request body is not valid JSON');
-  }
-  if (!isObject(request)) throw badRequest('The Gemini request body must be an object');
+function checkSingleCandidate(request: JsonObject): void {
   const config = request['generationConfig'];
   const count = isObject(config) ? config['candidateCount'] : undefined;
   if (typeof count === 'number' && count > 1) {
@@ -55,34 +51,12 @@ function checkSingleCandidate(body: string): void {
   }
 }
 
-/** The URL's path part, its query (without `?`) and its fragment (with `#`, or empty). */
-function splitUrl(url: string): { path: string; query: string; fragment: string } {
-  const hash = url.indexOf('#');
-  const beforeFragment = hash === -1 ? url : url.slice(0, hash);
-  const fragment = hash === -1 ? '' : url.slice(hash);
-  const question = beforeFragment.indexOf('?');
-  if (question === -1) return { path: beforeFragment, query: '', fragment };
+/** A URL's query (without `?`) and fragment (with `#`, or empty), from what follows its path. */
+function splitRest(rest: string): { query: string; fragment: string } {
+  const hash = rest.indexOf('#');
+  const beforeFragment = hash === -1 ? rest : rest.slice(0, hash);
   return {
-    path: beforeFragment.slice(0, question),
-    query: beforeFragment.slice(question + 1),
-    fragment,
+    query: beforeFragment.startsWith('?') ? beforeFragment.slice(1) : '',
+    fragment: hash === -1 ? '' : rest.slice(hash),
   };
-}
-
-/** Sets a header, replacing any spelling of the same name the connector used. */
-function withHeader(
-  headers: Record<string, string>,
-  name: string,
-  value: string,
-): Record<string, string> {
-  const result: Record<string, string> = {};
-  for (const [key, existing] of Object.entries(headers)) {
-    if (key.toLowerCase() !== name) result[key] = existing;
-  }
-  result[name] = value;
-  return result;
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

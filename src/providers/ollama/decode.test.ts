@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { expectedSummary, summarizeParts } from '../../../test/mock-provider/expected.ts';
-import { fixtureCases, readStreamFixture } from '../../../test/mock-provider/fixtures.ts';
+import { summarizeParts } from '../../../test/mock-provider/expected.ts';
+import { readStreamFixture } from '../../../test/mock-provider/fixtures.ts';
 import { ErrorCode, ServiceError } from '../../domain/errors.ts';
 import type { UpstreamCall } from '../../domain/provider.ts';
 import type { StreamPart } from '../../domain/stream-part.ts';
 import { decodeChunks, providerContract } from '../provider.contract.ts';
+import { assertMockExpectations, assertProtocolError } from '../shared/test-support.ts';
 import { adapter } from './index.ts';
 
 const llmInterface = 'ollama/api/chat';
@@ -82,26 +83,9 @@ const done = (extra: object = {}) => ({
   ...extra,
 });
 
-function assertProtocolError(error: unknown, pattern: RegExp): void {
-  assert.ok(ServiceError.isInstance(error), `expected a ServiceError, got ${String(error)}`);
-  assert.equal(error.code, ErrorCode.UpstreamProtocol);
-  assert.match(error.message, pattern);
-}
-
 describe('ollama decoder', () => {
   test('agrees with the mock expectations on every fixture', () => {
-    for (const fixtureCase of fixtureCases) {
-      const { parts } = decodeChunks(
-        adapter,
-        llmInterface,
-        readStreamFixture('ollama', fixtureCase),
-      );
-      const expected = expectedSummary('ollama', fixtureCase);
-      // The mock records the provider's words; Sluice prefixes them as ml-commons does.
-      if (expected.error !== undefined)
-        expected.error = `Error from remote service: ${expected.error}`;
-      assert.deepEqual(summarizeParts(parts), expected, fixtureCase);
-    }
+    assertMockExpectations(adapter, llmInterface, 'ollama');
   });
 
   test('keeps thinking out of the text', () => {

@@ -10,10 +10,24 @@
 import { ErrorCode, ServiceError } from '../../domain/errors.ts';
 import type { FrameDecoder } from '../../domain/provider.ts';
 import type { StreamPart } from '../../domain/stream-part.ts';
+import { endedEarly, remoteErrorPart } from '../shared/errors.ts';
+import {
+  arrayField,
+  asObject,
+  booleanField,
+  isObject,
+  type JsonObject,
+  malformed,
+  numberField,
+  objectField,
+  parseJsonObject,
+  requiredObject,
+  stringField,
+  textOf,
+} from '../shared/json.ts';
 import { mapFinishReason } from './map-finish-reason.ts';
 
 type Emit = (part: StreamPart) => void;
-type JsonObject = { readonly [key: string]: unknown };
 
 export function createOllamaDecoder(): FrameDecoder {
   let toolCount = 0;
@@ -83,33 +97,20 @@ export function createOllamaDecoder(): FrameDecoder {
     const message =
       textOf(error) ?? (isObject(error) ? textOf(error['message']) : undefined) ?? 'unknown error';
     // Ollama's stream errors carry only text (a crashed runner, a lost GPU): a bad gateway.
-    emit({ type: 'error', message: `Error from remote service: ${message}`, status: 502 });
+    emit(remoteErrorPart(message, 502));
   }
 
   return {
     decode(frame, emit) {
       if (terminated) return;
       if (frame.framing !== 'ndjson') throw unexpectedFraming(frame.framing);
-      let value: unknown;
-      try {
-        value = JSON.parse(frame.line);
-      } catch (error) {
-        throw malformed(`invalid JSON (${messageOf(error)})`, error);
-      }
-      onLine(asObject(value, 'the line'), emit);
+      onLine(parseJsonObject(frame.line, 'the line'), emit);
     },
     end() {
       if (terminated) return;
-      throw new ServiceError(
-        ErrorCode.UpstreamProtocol,
-        'The remote service ended the stream before the line with "done": true',
-      );
+      throw endedEarly('before the line with "done": true');
     },
   };
-}
-
-function textOf(value: unknown): string | undefined {
-  return typeof value === 'string' && value !== '' ? value : undefined;
 }
 
 /** The arguments object as JSON text; a string is taken as already being JSON text. */
@@ -120,70 +121,6 @@ function argumentsText(value: unknown): string {
   return JSON.stringify(value);
 }
 
-// Minimal guards for the fields read above: absent and null are both "not sent"; any other
-// type is a malformed event, never a silent skip.
-
-function malformed(detail: string, cause?: unknown): ServiceError {
-  return new ServiceError(
-    ErrorCode.UpstreamProtocol,
-    `Malformed event from the remote service: ${detail}`,
-    cause === undefined ? {} : { cause },
-  );
-}
-
 function unexpectedFraming(framing: string): ServiceError {
   return new ServiceError(ErrorCode.Internal, `The Ollama decoder got a ${framing} frame`);
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
-function isObject(value: unknown): value is JsonObject {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function asObject(value: unknown, name: string): JsonObject {
-  if (!isObject(value)) throw malformed(`${name} is not an object`);
-  return value;
-}
-
-function stringField(object: JsonObject, key: string): string | undefined {
-  const value = object[key];
-  if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'string') throw malformed(`"${key}" is not a string`);
-  return value;
-}
-
-function numberField(object: JsonObject, key: string): number | undefined {
-  const value = object[key];
-  if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'number') throw malformed(`"${key}" is not a number`);
-  return value;
-}
-
-function booleanField(object: JsonObject, key: string): boolean | undefined {
-  const value = object[key];
-  if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'boolean') throw malformed(`"${key}" is not a boolean`);
-  return value;
-}
-
-function objectField(object: JsonObject, key: string): JsonObject | undefined {
-  const value = object[key];
-  if (value === undefined || value === null) return undefined;
-  return asObject(value, `"${key}"`);
-}
-
-function requiredObject(object: JsonObject, key: string): JsonObject {
-  const value = objectField(object, key);
-  if (value === undefined) throw malformed(`"${key}" is missing`);
-  return value;
-}
-
-function arrayField(object: JsonObject, key: string): readonly unknown[] | undefined {
-  const value = object[key];
-  if (value === undefined || value === null) return undefined;
-  if (!Array.isArray(value)) throw malformed(`"${key}" is not an array`);
-  return value;
 }

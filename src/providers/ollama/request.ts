@@ -4,10 +4,8 @@
  * connector template written for `_predict` usually says `"stream": false`.
  * @see https://github.com/ollama/ollama/blob/main/docs/api.md#generate-a-chat-completion
  */
-import { badRequest } from '../../domain/errors.ts';
 import type { ConnectorFacts, UpstreamCall } from '../../domain/provider.ts';
-
-type JsonObject = { [key: string]: unknown };
+import { parseBodyObject, pathOf } from '../shared/request.ts';
 
 export function matchesConnector(connector: ConnectorFacts): boolean {
   return pathOf(connector.url).endsWith('/api/chat');
@@ -16,34 +14,4 @@ export function matchesConnector(connector: ConnectorFacts): boolean {
 export function prepareStream(call: UpstreamCall, llmInterface: string): UpstreamCall {
   const body = parseBodyObject(call.body, llmInterface);
   return { ...call, body: JSON.stringify({ ...body, stream: true }) };
-}
-
-function parseBodyObject(body: string, llmInterface: string): JsonObject {
-  let value: unknown;
-  try {
-    value = JSON.parse(body);
-  } catch {
-    value = undefined;
-  }
-  if (!isObject(value)) {
-    throw badRequest(
-      `The request body must be a JSON object to stream from ${llmInterface}; check the connector's request_body`,
-    );
-  }
-  return value;
-}
-
-function isObject(value: unknown): value is JsonObject {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-/** The URL's path without a trailing slash; '' for a URL that does not parse. */
-function pathOf(url: string): string {
-  let path: string;
-  try {
-    path = new URL(url).pathname;
-  } catch {
-    return '';
-  }
-  return path.endsWith('/') ? path.slice(0, -1) : path;
 }

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { expectedSummary, summarizeParts } from '../../../test/mock-provider/expected.ts';
-import { fixtureCases, readStreamFixture } from '../../../test/mock-provider/fixtures.ts';
+import { summarizeParts } from '../../../test/mock-provider/expected.ts';
+import { readStreamFixture } from '../../../test/mock-provider/fixtures.ts';
 import { ErrorCode, ServiceError } from '../../domain/errors.ts';
 import type { UpstreamCall } from '../../domain/provider.ts';
 import type { StreamPart } from '../../domain/stream-part.ts';
 import { decodeChunks, providerContract } from '../provider.contract.ts';
+import { assertMockExpectations, assertProtocolError, jsonCall } from '../shared/test-support.ts';
 import { adapter } from './index.ts';
 
 const llmInterface = 'openai/v1/chat/completions';
@@ -71,26 +72,9 @@ function finishOf(parts: StreamPart[]) {
   return last?.type === 'finish' ? last : assert.fail('no finish part');
 }
 
-function assertProtocolError(error: unknown, pattern: RegExp): void {
-  assert.ok(ServiceError.isInstance(error), `expected a ServiceError, got ${String(error)}`);
-  assert.equal(error.code, ErrorCode.UpstreamProtocol);
-  assert.match(error.message, pattern);
-}
-
 describe('openai decoder', () => {
   test('agrees with the mock expectations on every fixture', () => {
-    for (const fixtureCase of fixtureCases) {
-      const { parts } = decodeChunks(
-        adapter,
-        llmInterface,
-        readStreamFixture('openai', fixtureCase),
-      );
-      const expected = expectedSummary('openai', fixtureCase);
-      // The mock records the provider's words; Sluice prefixes them as ml-commons does.
-      if (expected.error !== undefined)
-        expected.error = `Error from remote service: ${expected.error}`;
-      assert.deepEqual(summarizeParts(parts), expected, fixtureCase);
-    }
+    assertMockExpectations(adapter, llmInterface, 'openai');
   });
 
   test('emits no usage when the provider reported none, and keeps the raw finish reason', () => {
@@ -317,12 +301,12 @@ describe('openai decoder', () => {
 });
 
 describe('openai prepareStream', () => {
-  const call = (body: unknown, headers: Record<string, string> = {}): UpstreamCall => ({
-    method: 'POST',
-    url: 'https://api.openai.com/v1/chat/completions',
-    headers: { 'content-type': 'application/json', authorization: 'Bearer k', ...headers },
-    body: typeof body === 'string' ? body : JSON.stringify(body),
-  });
+  const call = (body: unknown, headers: Record<string, string> = {}): UpstreamCall =>
+    jsonCall('https://api.openai.com/v1/chat/completions', body, {
+      'content-type': 'application/json',
+      authorization: 'Bearer k',
+      ...headers,
+    });
 
   test('asks for a stream with usage, keeping the caller stream_options and headers', () => {
     const prepared = adapter.prepareStream(

@@ -14,11 +14,23 @@
 import { ErrorCode, ServiceError } from '../../domain/errors.ts';
 import type { FrameDecoder } from '../../domain/provider.ts';
 import type { FinishReason, StreamPart, Usage } from '../../domain/stream-part.ts';
+import { endedEarly, remoteErrorPart } from '../shared/errors.ts';
+import {
+  arrayField,
+  asObject,
+  invalidJson,
+  isObject,
+  type JsonObject,
+  numberField,
+  objectField,
+  safeParseJson,
+  stringField,
+  textOf,
+} from '../shared/json.ts';
 import { mapFinishReason } from './map-finish-reason.ts';
 
 type Emit = (part: StreamPart) => void;
 type ToolCallDelta = Extract<StreamPart, { type: 'tool-call-delta' }>;
-type JsonObject = { readonly [key: string]: unknown };
 
 const DONE = '[DONE]';
 // The deprecated `functions` API streams one `delta.function_call`; it is kept apart from the
@@ -148,11 +160,12 @@ export function createOpenAIDecoder(): FrameDecoder {
     // Lenient on purpose: a provider error is reported, even when its shape is odd.
     const message =
       textOf(error) ?? textOf(details['message']) ?? textOf(details['type']) ?? 'unknown error';
-    emit({
-      type: 'error',
-      message: `Error from remote service: ${message}`,
-      status: statusOfWord(details['code']) ?? statusOfWord(details['type']) ?? 502,
-    });
+    emit(
+      remoteErrorPart(
+        message,
+        statusOfWord(details['code']) ?? statusOfWord(details['type']) ?? 502,
+      ),
+    );
   }
 
   function onDone(emit: Emit): void {
@@ -175,30 +188,21 @@ export function createOpenAIDecoder(): FrameDecoder {
         onDone(emit);
         return;
       }
-      const parsed = parseJson(frame.data);
+      const parsed = safeParseJson(frame.data);
       // OpenAI never names its events, but a compatible server may send `event: error`, with
       // JSON or plain text: either way it is that server's error, not a malformed chunk.
       if (frame.event === 'error') {
         onError(parsed.success ? errorIn(parsed.value) : frame.data, emit);
         return;
       }
-      if (!parsed.success) {
-        throw malformed(`invalid JSON (${messageOf(parsed.error)})`, parsed.error);
-      }
+      if (!parsed.success) throw invalidJson(parsed.error);
       onChunk(asObject(parsed.value, 'the event'), emit);
     },
     end() {
       if (terminated) return;
-      throw new ServiceError(
-        ErrorCode.UpstreamProtocol,
-        'The remote service ended the stream before data: [DONE]',
-      );
+      throw endedEarly('before data: [DONE]');
     },
   };
-}
-
-function textOf(value: unknown): string | undefined {
-  return typeof value === 'string' && value !== '' ? value : undefined;
 }
 
 /** The error object of an error event: its `error` field, or the event itself. */
@@ -228,67 +232,6 @@ function statusOfWord(value: unknown): number | undefined {
   }
 }
 
-// Minimal guards for the fields read above: absent and null are both "not sent"; any other
-// type is a malformed event, never a silent skip.
-
-function malformed(detail: string, cause?: unknown): ServiceError {
-  return new ServiceError(
-    ErrorCode.UpstreamProtocol,
-    `Malformed event from the remote service: ${detail}`,
-    cause === undefined ? {} : { cause },
-  );
-}
-
 function unexpectedFraming(framing: string): ServiceError {
   return new ServiceError(ErrorCode.Internal, `The OpenAI decoder got a ${framing} frame`);
-}
-
-function parseJson(
-  text: string,
-): { success: true; value: unknown } | { success: false; error: unknown } {
-  try {
-    return { success: true, value: JSON.parse(text) };
-  } catch (error) {
-    return { success: false, error };
-  }
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
-function isObject(value: unknown): value is JsonObject {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function asObject(value: unknown, name: string): JsonObject {
-  if (!isObject(value)) throw malformed(`${name} is not an object`);
-  return value;
-}
-
-function stringField(object: JsonObject, key: string): string | undefined {
-  const value = object[key];
-  if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'string') throw malformed(`"${key}" is not a string`);
-  return value;
-}
-
-function numberField(object: JsonObject, key: string): number | undefined {
-  const value = object[key];
-  if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'number') throw malformed(`"${key}" is not a number`);
-  return value;
-}
-
-function objectField(object: JsonObject, key: string): JsonObject | undefined {
-  const value = object[key];
-  if (value === undefined || value === null) return undefined;
-  return asObject(value, `"${key}"`);
-}
-
-function arrayField(object: JsonObject, key: string): readonly unknown[] | undefined {
-  const value = object[key];
-  if (value === undefined || value === null) return undefined;
-  if (!Array.isArray(value)) throw malformed(`"${key}" is not an array`);
-  return value;
 }
