@@ -28,6 +28,7 @@ const counters: MockCounters = {
   completed: 0,
   aborted: 0,
   active: 0,
+  connections: 0,
   missingStreamFlags: 0,
 };
 /** Progress of open tagged streams; an entry is removed when its close is reported. */
@@ -212,6 +213,9 @@ const server = createServer((request, response) => {
     response.destroy();
   });
 });
+server.on('connection', () => {
+  counters.connections += 1;
+});
 // Longer than Sluice's pooled keep-alive (10 s), so Sluice never reuses a socket being closed.
 server.keepAliveTimeout = 65_000;
 server.requestTimeout = 0;
@@ -222,16 +226,20 @@ process.on('message', (raw: ParentMessage) => {
     counters.started = 0;
     counters.completed = 0;
     counters.aborted = 0;
+    counters.connections = 0;
     counters.missingStreamFlags = 0;
     tagged.clear();
     return;
   }
+  // Forked with --expose-gc, so the memory scenarios can read RSS without pending garbage.
+  if (raw.collectGarbage === true) globalThis.gc?.();
   const progress = raw.tag === undefined ? undefined : tagged.get(raw.tag);
   send({
     type: 'answer',
     requestId: raw.requestId,
     counters: { ...counters },
     rssBytes: process.memoryUsage.rss(),
+    heapUsedBytes: process.memoryUsage().heapUsed,
     ...(progress === undefined ? {} : { tag: { ...progress } }),
   });
 });

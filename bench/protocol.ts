@@ -83,6 +83,8 @@ export interface MockCounters {
   completed: number;
   aborted: number;
   active: number;
+  /** TCP connections accepted: far fewer than streams when keep-alive works. */
+  connections: number;
   /** Requests whose body lacked `stream: true` or `stream_options.include_usage`. */
   missingStreamFlags: number;
 }
@@ -94,7 +96,7 @@ export interface TagProgress {
 
 /** Parent → mock. */
 export type ParentMessage =
-  | { type: 'query'; requestId: number; tag?: string }
+  | { type: 'query'; requestId: number; tag?: string; collectGarbage?: boolean }
   | { type: 'reset-counters' };
 
 /** Mock → parent. */
@@ -106,5 +108,6 @@ export type MockMessage =
       requestId: number;
       counters: MockCounters;
       rssBytes: number;
+      heapUsedBytes: number;
       tag?: TagProgress;
     };

@@ -7,14 +7,18 @@ import { errorBody, fromFrameworkError } from './api/error-body.ts';
 import { connectorRoutes } from './api/routes/connectors.ts';
 import { modelGroupRoutes } from './api/routes/model-groups.ts';
 import { modelRoutes } from './api/routes/models.ts';
+import { nodeRoutes } from './api/routes/nodes.ts';
 import { predictRoutes } from './api/routes/predict.ts';
 import { settingsRoutes } from './api/routes/settings.ts';
+import { streamRoutes } from './api/routes/stream.ts';
+import type { Membership } from './cluster/membership.ts';
 import type { ConnectorService } from './control/connector-service.ts';
 import type { ModelGroupService } from './control/model-group-service.ts';
 import type { ModelService } from './control/model-service.ts';
 import type { SettingsService } from './control/settings-service.ts';
 import { ErrorCode, ServiceError } from './domain/errors.ts';
-import type { PredictService } from './predict/predict-service.ts';
+import type { PredictionExecutor } from './predict/executor.ts';
+import type { Store } from './store/store.ts';
 
 export interface AppDependencies {
   logger: FastifyBaseLogger;
@@ -24,9 +28,9 @@ export interface AppDependencies {
   groups: ModelGroupService;
   models: ModelService;
   settings: SettingsService;
-  predict: PredictService;
-  /** Extra routes (e.g. streaming) registered by later layers. */
-  extraRoutes?: Array<(app: FastifyInstance) => void>;
+  executor: PredictionExecutor;
+  membership: Membership;
+  store: Store;
 }
 
 export function buildApp(dependencies: AppDependencies): FastifyInstance {
@@ -68,6 +72,7 @@ export function buildApp(dependencies: AppDependencies): FastifyInstance {
 
   app.get('/', async () => ({
     name: dependencies.node.name,
+    cluster_name: 'sluice',
     version: dependencies.node.version,
     node_id: dependencies.node.id,
     tagline: 'Sluice: streaming inference for remote LLMs',
@@ -76,7 +81,8 @@ export function buildApp(dependencies: AppDependencies): FastifyInstance {
   modelGroupRoutes(app, dependencies.groups);
   modelRoutes(app, dependencies.models);
   settingsRoutes(app, dependencies.settings);
-  predictRoutes(app, dependencies.predict);
-  for (const register of dependencies.extraRoutes ?? []) register(app);
+  predictRoutes(app, dependencies.executor);
+  streamRoutes(app, dependencies.executor);
+  nodeRoutes(app, dependencies.membership, dependencies.store);
   return app;
 }

@@ -16,7 +16,22 @@ export interface Config {
   maxBodyBytes: number;
   /** Register the keyless demo model on start. */
   demoModel: boolean;
+  /** PostgreSQL URL of the shared store; unset = embedded SQLite, single node. */
+  databaseUrl: string | undefined;
+  nodeRoles: NodeRole[];
+  nodeName: string | undefined;
+  flightHost: string;
+  flightPort: number;
+  /** Shared by the nodes of a cluster to authenticate each other; required with a database URL. */
+  clusterSecret: string | undefined;
+  /** How often a node renews its lease in the membership table. */
+  heartbeatMs: number;
+  /** How long a lease lasts: a node silent for longer receives no new work. */
+  leaseMs: number;
 }
+
+export const nodeRoles = ['coordinator', 'ml'] as const;
+export type NodeRole = (typeof nodeRoles)[number];
 
 const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof logLevels)[number];
@@ -71,6 +86,54 @@ export const configOptions = {
     description: 'register the keyless demo model on start (true/false)',
     defaultValue: 'true',
   },
+  databaseUrl: {
+    flag: 'database-url',
+    env: 'SLUICE_DATABASE_URL',
+    description: 'postgres:// URL of the shared store (cluster); unset = SQLite',
+    defaultValue: undefined,
+  },
+  nodeRoles: {
+    flag: 'node-roles',
+    env: 'SLUICE_NODE_ROLES',
+    description: 'comma-separated roles: coordinator, ml',
+    defaultValue: 'coordinator,ml',
+  },
+  nodeName: {
+    flag: 'node-name',
+    env: 'SLUICE_NODE_NAME',
+    description: 'a readable name for this node (default: derived from its id)',
+    defaultValue: undefined,
+  },
+  flightHost: {
+    flag: 'flight-host',
+    env: 'SLUICE_FLIGHT_HOST',
+    description: 'address the Arrow Flight endpoint listens on and publishes (ML nodes)',
+    defaultValue: '127.0.0.1',
+  },
+  flightPort: {
+    flag: 'flight-port',
+    env: 'SLUICE_FLIGHT_PORT',
+    description: 'port of the Arrow Flight endpoint (0 = any free port)',
+    defaultValue: '8815',
+  },
+  clusterSecret: {
+    flag: 'cluster-secret',
+    env: 'SLUICE_CLUSTER_SECRET',
+    description: 'secret the nodes of a cluster authenticate each other with',
+    defaultValue: undefined,
+  },
+  heartbeatMs: {
+    flag: 'heartbeat-ms',
+    env: 'SLUICE_HEARTBEAT_MS',
+    description: 'milliseconds between membership heartbeats',
+    defaultValue: '1000',
+  },
+  leaseMs: {
+    flag: 'lease-ms',
+    env: 'SLUICE_LEASE_MS',
+    description: 'milliseconds a heartbeat lease lasts',
+    defaultValue: '5000',
+  },
 } as const satisfies Record<keyof Config, OptionDefinition>;
 
 export class ConfigError extends Error {
@@ -100,7 +163,7 @@ export function loadConfig(
       `SLUICE_LOG_LEVEL must be one of ${logLevels.join(', ')}; got "${logLevel}"`,
     );
   }
-  return {
+  const config: Config = {
     httpHost: raw('httpHost') ?? '127.0.0.1',
     httpPort: integer('SLUICE_HTTP_PORT', raw('httpPort'), 0, 65_535),
     dataDir: raw('dataDir') ?? './data',
@@ -108,7 +171,45 @@ export function loadConfig(
     logLevel,
     maxBodyBytes: integer('SLUICE_MAX_BODY_BYTES', raw('maxBodyBytes'), 1024, 1024 ** 3),
     demoModel: boolean('SLUICE_DEMO_MODEL', raw('demoModel')),
+    databaseUrl: nonEmpty(raw('databaseUrl')),
+    nodeRoles: roles(raw('nodeRoles') ?? ''),
+    nodeName: nonEmpty(raw('nodeName')),
+    flightHost: raw('flightHost') ?? '127.0.0.1',
+    flightPort: integer('SLUICE_FLIGHT_PORT', raw('flightPort'), 0, 65_535),
+    clusterSecret: nonEmpty(raw('clusterSecret')),
+    heartbeatMs: integer('SLUICE_HEARTBEAT_MS', raw('heartbeatMs'), 50, 60_000),
+    leaseMs: integer('SLUICE_LEASE_MS', raw('leaseMs'), 200, 600_000),
   };
+  if (config.leaseMs <= config.heartbeatMs) {
+    throw new ConfigError('SLUICE_LEASE_MS must be longer than SLUICE_HEARTBEAT_MS');
+  }
+  if (config.databaseUrl !== undefined) {
+    if (config.clusterSecret === undefined || config.clusterSecret.length < 16) {
+      throw new ConfigError(
+        'SLUICE_CLUSTER_SECRET (at least 16 characters) is required with SLUICE_DATABASE_URL: nodes authenticate each other with it',
+      );
+    }
+    if (config.masterKey === undefined) {
+      throw new ConfigError(
+        'SLUICE_MASTER_KEY is required with SLUICE_DATABASE_URL: every node must decrypt the same credentials',
+      );
+    }
+  }
+  return config;
+}
+
+function roles(value: string): NodeRole[] {
+  const list = value
+    .split(',')
+    .map((role) => role.trim().toLowerCase())
+    .filter(Boolean);
+  const unknown = list.filter((role) => !(nodeRoles as readonly string[]).includes(role));
+  if (list.length === 0 || unknown.length > 0) {
+    throw new ConfigError(
+      `SLUICE_NODE_ROLES must list ${nodeRoles.join(' and/or ')}; got "${value}"`,
+    );
+  }
+  return [...new Set(list)] as NodeRole[];
 }
 
 function isLogLevel(value: string): value is LogLevel {

@@ -36,9 +36,17 @@ async function main(): Promise<void> {
     maxBodyBytes: config.maxBodyBytes,
     logger,
     demoModel: config.demoModel,
+    databaseUrl: config.databaseUrl,
+    roles: config.nodeRoles,
+    nodeName: config.nodeName,
+    flight: { host: config.flightHost, port: config.flightPort },
+    clusterSecret: config.clusterSecret,
+    heartbeatMs: config.heartbeatMs,
+    leaseMs: config.leaseMs,
   });
-  const address = await node.app.listen({ host: config.httpHost, port: config.httpPort });
-  process.stdout.write(`Sluice listening on ${address} (node ${node.nodeId})\n`);
+  const address = await node.listen(config.httpHost, config.httpPort);
+  const flight = node.flightAddress === undefined ? '' : `, Arrow Flight on ${node.flightAddress}`;
+  process.stdout.write(`Sluice listening on ${address} (node ${node.nodeId}${flight})\n`);
   if (config.demoModel) {
     process.stdout.write(
       `Try the keyless demo model: curl -N -X POST ${address}/_plugins/_ml/models/sluice-demo/_predict/stream -H 'content-type: application/json' -d '{"parameters":{"messages":[{"role":"user","content":"Hello"}]}}'\n`,

@@ -1,19 +1,28 @@
 /**
- * Wires one Sluice node: store, key, services, upstream client and the HTTP app. main.ts calls it
- * with the loaded configuration; tests call it with a temporary data directory.
+ * Wires one Sluice node: store, key, services, upstream client, membership, and — in a cluster —
+ * the Arrow Flight endpoint (ML role) and the router (coordinator role). main.ts calls it with the
+ * loaded configuration; tests call it with a temporary data directory.
  */
-import { mkdir } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
-import { streamRoutes } from './api/routes/stream.ts';
 import { buildApp } from './app.ts';
+import { ClusterExecutor } from './cluster/cluster-executor.ts';
+import { predictionHandlers } from './cluster/flight-handlers.ts';
+import { Membership } from './cluster/membership.ts';
+import { servingNodes } from './cluster/placement.ts';
+import { NodeRouter } from './cluster/router.ts';
+import type { NodeRole } from './config.ts';
 import { ConnectorService } from './control/connector-service.ts';
-import { newId } from './control/ids.ts';
 import { ModelGroupService } from './control/model-group-service.ts';
 import { ModelService } from './control/model-service.ts';
 import { SettingsService } from './control/settings-service.ts';
-import { ensureDemoModel } from './demo/demo-model.ts';
+import { demoOrigin, ensureDemoModel } from './demo/demo-model.ts';
 import { startDemoProvider } from './demo/demo-provider.ts';
+import { FlightClient } from './flight/client.ts';
+import { startFlightServer } from './flight/server.ts';
+import { localExecutor, type PredictionExecutor } from './predict/executor.ts';
 import { PredictService } from './predict/predict-service.ts';
 import { ModelRateLimiters } from './predict/rate-limiter.ts';
 import { StreamService } from './predict/stream-service.ts';
@@ -23,7 +32,7 @@ import {
   keyCheckPlaintext,
   loadMasterKey,
 } from './secrets/credential-cipher.ts';
-import { openSqliteStore } from './store/sqlite.ts';
+import { openStore } from './store/open-store.ts';
 import type { Store } from './store/store.ts';
 import { UpstreamClient } from './upstream/client.ts';
 
@@ -36,12 +45,23 @@ export interface NodeOptions {
   logger: FastifyBaseLogger;
   /** Start the in-process demo provider and register the `sluice-demo` model. */
   demoModel?: boolean;
+  /** PostgreSQL URL of a shared store; makes this node part of a cluster. */
+  databaseUrl?: string | undefined;
+  roles?: NodeRole[];
+  nodeName?: string | undefined;
+  flight?: { host: string; port: number };
+  clusterSecret?: string | undefined;
+  heartbeatMs?: number;
+  leaseMs?: number;
 }
 
 export interface SluiceNode {
   app: FastifyInstance;
   nodeId: string;
   store: Store;
+  membership: Membership;
+  /** `host:port` of this node's Flight endpoint, when it runs one. */
+  flightAddress: string | undefined;
   services: {
     connectors: ConnectorService;
     groups: ModelGroupService;
@@ -50,23 +70,44 @@ export interface SluiceNode {
     predict: PredictService;
     streams: StreamService;
   };
+  /** Listens for HTTP and publishes the address in the membership table. */
+  listen(host: string, port: number): Promise<string>;
   close(): Promise<void>;
 }
 
 export async function createNode(options: NodeOptions): Promise<SluiceNode> {
   await mkdir(options.dataDir, { recursive: true });
-  const store = await openSqliteStore({ path: join(options.dataDir, 'sluice.db') });
+  const clustered = options.databaseUrl !== undefined;
+  const roles = options.roles ?? ['coordinator', 'ml'];
+  const store = await openStore({
+    databaseUrl: options.databaseUrl,
+    sqlitePath: join(options.dataDir, 'sluice.db'),
+    onConnectionError: (error) =>
+      options.logger.warn(
+        { reason: error.message },
+        'a PostgreSQL connection was lost; it is replaced',
+      ),
+  });
+  const closers: Array<() => Promise<void>> = [() => store.close()];
+  const closeAll = async () => {
+    for (const close of closers.reverse()) await close();
+  };
   try {
     const cipher = new CredentialCipher(await loadMasterKey(options.dataDir, options.masterKey));
     await verifyMasterKey(store, cipher);
-    const nodeId = await nodeIdentity(store);
-    // Transient settings do not survive a restart, as in OpenSearch.
-    await store.clearTransientSettings();
+    const nodeId = await nodeIdentity(options.dataDir);
+    // Transient settings do not survive a full restart, as in OpenSearch: cleared when no other
+    // node of the cluster is alive.
+    if (!(await otherNodesAlive(store, nodeId))) await store.clearTransientSettings();
     const settings = new SettingsService(store);
     await settings.refresh();
-    const now = Date.now;
-    const demo = options.demoModel === true ? await startDemoProvider() : undefined;
-    const builtInOrigins = new Set(demo === undefined ? [] : [demo.origin]);
+
+    const demo =
+      options.demoModel === true && roles.includes('ml') ? await startDemoProvider() : undefined;
+    if (demo !== undefined) closers.push(() => demo.close());
+    const builtInOrigins = new Map<string, string>(
+      demo === undefined ? [] : [[demoOrigin, demo.origin]],
+    );
     const upstream = new UpstreamClient({
       builtInOrigins,
       endpointPolicy: () => {
@@ -77,43 +118,111 @@ export async function createNode(options: NodeOptions): Promise<SluiceNode> {
         };
       },
     });
+    closers.push(() => upstream.close());
+
+    const membership = new Membership({
+      store,
+      logger: options.logger,
+      self: {
+        id: nodeId,
+        name: options.nodeName ?? `sluice-${nodeId.slice(0, 6)}`,
+        roles,
+        httpAddress: undefined,
+        flightAddress: undefined,
+      },
+      onTick: () => settings.refresh(),
+      ...(options.heartbeatMs === undefined ? {} : { heartbeatMs: options.heartbeatMs }),
+      ...(options.leaseMs === undefined ? {} : { leaseMs: options.leaseMs }),
+    });
+    const now = Date.now;
     const connectors = new ConnectorService({ store, cipher, settings, now, builtInOrigins });
     const groups = new ModelGroupService(store, now);
-    const models = new ModelService({ store, connectors, groups, now, nodeId });
+    const models = new ModelService({ store, connectors, groups, now, nodes: membership, nodeId });
     const predict = new PredictService({
       models,
       connectors,
       settings,
       upstream,
       rateLimiters: new ModelRateLimiters(),
+      eligibleNodeCount: (model) =>
+        Math.max(1, servingNodes(model, membership.liveMlNodes()).length),
     });
-    const streams = new StreamService({ settings, predict, upstream });
-    if (demo !== undefined) await ensureDemoModel(store, models, demo.origin);
+    const streams = new StreamService({ settings, predict, upstream, activity: membership });
+    const local = roles.includes('ml') ? localExecutor(predict, streams) : undefined;
+
+    let executor: PredictionExecutor | undefined = clustered ? undefined : local;
+    let flightAddress: string | undefined;
+    if (clustered) {
+      const secret = options.clusterSecret ?? '';
+      if (local !== undefined) {
+        const flight = options.flight ?? { host: '127.0.0.1', port: 0 };
+        const server = await startFlightServer({
+          host: flight.host,
+          port: flight.port,
+          clusterSecret: secret,
+          handlers: predictionHandlers(local),
+        });
+        closers.push(() => server.close());
+        flightAddress = `${flight.host}:${server.port}`;
+        membership.self.flightAddress = flightAddress;
+      }
+      const clients = new Map<string, FlightClient>();
+      closers.push(async () => {
+        for (const client of clients.values()) client.close();
+      });
+      executor = new ClusterExecutor({
+        settings,
+        predict,
+        membership,
+        router: new NodeRouter(),
+        local,
+        flightClient: (address) => {
+          let client = clients.get(address);
+          if (client === undefined) {
+            client = new FlightClient(address, { clusterSecret: secret });
+            clients.set(address, client);
+          }
+          return client;
+        },
+      });
+    }
+    if (executor === undefined) {
+      throw new Error('A node outside a cluster must have the ml role (SLUICE_NODE_ROLES)');
+    }
+
+    await membership.start();
+    closers.push(() => membership.stop());
+    if (demo !== undefined) await ensureDemoModel(store, models);
     const app = buildApp({
       logger: options.logger,
       maxBodyBytes: options.maxBodyBytes,
-      node: { id: nodeId, name: 'sluice', version: sluiceVersion },
+      node: { id: nodeId, name: membership.self.name, version: sluiceVersion },
       connectors,
       groups,
       models,
       settings,
-      predict,
-      extraRoutes: [(instance) => streamRoutes(instance, streams)],
+      executor,
+      membership,
+      store,
     });
+    closers.push(() => app.close());
     return {
       app,
       nodeId,
       store,
+      membership,
+      flightAddress,
       services: { connectors, groups, models, settings, predict, streams },
-      async close() {
-        await app.close();
-        await upstream.close();
-        await demo?.close();
-        await store.close();
+      async listen(host, port) {
+        const address = await app.listen({ host, port });
+        membership.self.httpAddress = address;
+        await membership.tick();
+        return address;
       },
+      close: closeAll,
     };
   } catch (error) {
-    await store.close();
+    await closeAll();
     throw error;
   }
 }
@@ -135,10 +244,21 @@ async function verifyMasterKey(store: Store, cipher: CredentialCipher): Promise<
   );
 }
 
-async function nodeIdentity(store: Store): Promise<string> {
-  const existing = await store.getMeta('node_id');
-  if (existing !== undefined) return existing;
-  const id = newId();
-  await store.setMeta('node_id', id);
+/** The node's id lives in its data directory: stable across restarts, distinct per node. */
+async function nodeIdentity(dataDir: string): Promise<string> {
+  const path = join(dataDir, 'node-id');
+  try {
+    const existing = (await readFile(path, 'utf8')).trim();
+    if (existing !== '') return existing;
+  } catch (error) {
+    if ((error as { code?: unknown }).code !== 'ENOENT') throw error;
+  }
+  const id = randomBytes(15).toString('base64url');
+  await writeFile(path, `${id}\n`, { flag: 'wx' });
   return id;
+}
+
+async function otherNodesAlive(store: Store, selfId: string): Promise<boolean> {
+  const now = Date.now();
+  return (await store.listNodes()).some((node) => node.id !== selfId && node.leaseExpiresAt > now);
 }

@@ -46,7 +46,8 @@ describe('control plane', () => {
   it('answers GET / with name, version and node id', async () => {
     const { status, body } = await node.call('GET', '/');
     assert.equal(status, 200);
-    assert.equal(body.name, 'sluice');
+    assert.equal(body.name, node.node.membership.self.name);
+    assert.equal(body.cluster_name, 'sluice');
     assert.equal(body.version, '0.1.0');
     assert.equal(body.node_id, node.node.nodeId);
   });
@@ -247,6 +248,38 @@ describe('control plane', () => {
     assert.equal(groupDelete.status, 409);
     assert.equal((await node.call('DELETE', `/_plugins/_ml/models/${modelId}`)).status, 200);
     assert.equal((await node.call('GET', `/_plugins/_ml/models/${modelId}`)).status, 404);
+  });
+
+  it('lists nodes with roles, liveness and deployed models, and deploys to given node ids', async () => {
+    const registered = await node.call('POST', '/_plugins/_ml/models/_register', {
+      name: 'placed model',
+      function_name: 'remote',
+      connector: openAiConnector,
+    });
+    const modelId = registered.body.model_id;
+    const unknown = await node.call('POST', `/_plugins/_ml/models/${modelId}/_deploy`, {
+      node_ids: ['no-such-node'],
+    });
+    assert.equal(unknown.status, 400);
+    assertOpenSearchError(unknown.body, 400, /not live ML nodes/);
+    const deployed = await node.call('POST', `/_plugins/_ml/models/${modelId}/_deploy`, {
+      node_ids: [node.node.nodeId],
+    });
+    assert.equal(deployed.status, 200);
+    const model = await node.call('GET', `/_plugins/_ml/models/${modelId}`);
+    assert.equal(model.body.model_state, 'DEPLOYED');
+    assert.deepEqual(model.body.planning_worker_nodes, [node.node.nodeId]);
+    assert.equal(model.body.current_worker_node_count, 1);
+
+    const nodes = await node.call('GET', '/_nodes');
+    assert.equal(nodes.status, 200);
+    assert.equal(nodes.body._nodes.total, 1);
+    const self = nodes.body.nodes[node.node.nodeId];
+    assert.deepEqual(self.roles, ['coordinator', 'ml']);
+    assert.equal(self.live, true);
+    assert.equal(self.active_streams, 0);
+    assert.ok(self.deployed_models.includes(modelId));
+    assert.equal(typeof self.last_seen, 'number');
   });
 
   it('updates, reads and searches model groups', async () => {

@@ -27,8 +27,8 @@ export interface ConnectorServiceDependencies {
   cipher: CredentialCipher;
   settings: SettingsService;
   now: () => number;
-  /** Origins served by this process (the demo provider), exempt from the endpoint guard. */
-  builtInOrigins?: ReadonlySet<string>;
+  /** Virtual origins served by this process (the demo provider), exempt from the endpoint guard. */
+  builtInOrigins?: ReadonlyMap<string, string>;
 }
 
 export class ConnectorService {

@@ -4,6 +4,8 @@
  * Register and deploy of a remote model are immediate in Sluice, so their tasks are recorded
  * COMPLETED at once; the task API still answers as ml-commons clients expect.
  */
+
+import { deploymentView, type LiveNodes } from '../cluster/placement.ts';
 import { badRequest, ErrorCode, ServiceError } from '../domain/errors.ts';
 import type { ModelDocument, TaskDocument, TaskType } from '../domain/model.ts';
 import type { Store } from '../store/store.ts';
@@ -20,6 +22,8 @@ export interface ModelServiceDependencies {
   connectors: ConnectorService;
   groups: ModelGroupService;
   now: () => number;
+  /** The live ML nodes, for deploy targets and the deployment state shown. */
+  nodes: LiveNodes;
   nodeId: string;
 }
 
@@ -64,7 +68,7 @@ export class ModelService {
     } else {
       model.connector_id = String(input['connector_id']);
     }
-    if (options.deploy) Object.assign(model, this.#deployedState(time));
+    if (options.deploy) Object.assign(model, this.#deployedState(time, undefined));
     model.model_group_id = fields.model_group_id ?? (await groups.groupForModelName(model));
     const modelId = options.modelId ?? newId();
     const taskId = newId();
@@ -78,13 +82,19 @@ export class ModelService {
     return { task_id: taskId, status: 'CREATED', model_id: modelId };
   }
 
+  /**
+   * Deploys to the given ML nodes, or to every ML node (now and joining later) when none are
+   * given. For a remote model, deploying only decides where it may run.
+   */
   async deploy(
     id: string,
+    body?: unknown,
   ): Promise<{ task_id: string; task_type: 'DEPLOY_MODEL'; status: 'COMPLETED' }> {
     const { store, now } = this.#dependencies;
+    const nodeIds = this.#readNodeIds(body);
     const stored = await this.#require(id);
     const time = now();
-    await store.updateModel(id, { ...stored.document, ...this.#deployedState(time) });
+    await store.updateModel(id, { ...stored.document, ...this.#deployedState(time, nodeIds) });
     const taskId = newId();
     await store.createTask(taskId, this.#task('DEPLOY_MODEL', id, time));
     return { task_id: taskId, task_type: 'DEPLOY_MODEL', status: 'COMPLETED' };
@@ -113,7 +123,15 @@ export class ModelService {
   }
 
   async get(id: string): Promise<Record<string, unknown>> {
-    return modelView((await this.#require(id)).document);
+    return this.view((await this.#require(id)).document);
+  }
+
+  /** The model as clients see it: credentials masked, deployment state from live membership. */
+  view(document: ModelDocument): Record<string, unknown> {
+    return {
+      ...modelView(document),
+      ...deploymentView(document, this.#dependencies.nodes.liveMlNodes()),
+    };
   }
 
   async getDocument(id: string): Promise<ModelDocument> {
@@ -164,7 +182,7 @@ export class ModelService {
       stored.map((item) => ({
         id: item.id,
         version: item.version,
-        source: modelView(item.document),
+        source: this.view(item.document),
       })),
       request,
     );
@@ -189,17 +207,39 @@ export class ModelService {
     return stored;
   }
 
-  #deployedState(time: number): Partial<ModelDocument> {
-    const { nodeId } = this.#dependencies;
+  #deployedState(time: number, nodeIds: string[] | undefined): Partial<ModelDocument> {
+    const live = this.#dependencies.nodes.liveMlNodes().map((node) => node.id);
+    const planned = nodeIds ?? live;
     return {
       model_state: 'DEPLOYED',
-      planning_worker_node_count: 1,
-      current_worker_node_count: 1,
-      planning_worker_nodes: [nodeId],
-      deploy_to_all_nodes: true,
+      planning_worker_node_count: planned.length,
+      current_worker_node_count: planned.filter((id) => live.includes(id)).length,
+      planning_worker_nodes: planned,
+      deploy_to_all_nodes: nodeIds === undefined,
       last_deployed_time: time,
       last_updated_time: time,
     };
+  }
+
+  /** `{"node_ids": [...]}`: every id must be a live ML node. */
+  #readNodeIds(body: unknown): string[] | undefined {
+    if (body === undefined || body === null) return undefined;
+    const input = requireObject(body, 'The deploy request');
+    const nodeIds = input['node_ids'];
+    if (nodeIds === undefined || nodeIds === null) return undefined;
+    if (
+      !Array.isArray(nodeIds) ||
+      nodeIds.length === 0 ||
+      !nodeIds.every((id) => typeof id === 'string')
+    ) {
+      throw badRequest('node_ids must be a non-empty list of node ids');
+    }
+    const live = new Set(this.#dependencies.nodes.liveMlNodes().map((node) => node.id));
+    const unknown = nodeIds.filter((id) => !live.has(id));
+    if (unknown.length > 0) {
+      throw badRequest(`These nodes are not live ML nodes: [${unknown.join(', ')}]`);
+    }
+    return [...new Set(nodeIds as string[])];
   }
 
   #task(type: TaskType, modelId: string, time: number): TaskDocument {

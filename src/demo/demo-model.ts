@@ -1,14 +1,15 @@
 /**
- * Registers (or re-points) the keyless demo model under the well-known id `sluice-demo`, backed by
- * the in-process demo provider. The provider's port changes on every start, so an existing demo
- * model has its connector URL updated rather than being registered again.
+ * Registers the keyless demo model under the well-known id `sluice-demo`. Its connector calls the
+ * virtual origin `http://sluice-demo.invalid`, which every node's upstream client maps to its own
+ * in-process demo provider (`.invalid` can never resolve to a real host).
  */
 import type { ModelService } from '../control/model-service.ts';
 import type { Store } from '../store/store.ts';
 
 export const demoModelId = 'sluice-demo';
+export const demoOrigin = 'http://sluice-demo.invalid';
 
-export function demoConnector(origin: string) {
+export function demoConnector() {
   return {
     name: 'Sluice demo provider',
     description: 'An OpenAI-compatible fake provider inside the Sluice process; needs no key.',
@@ -18,39 +19,22 @@ export function demoConnector(origin: string) {
       {
         action_type: 'predict',
         method: 'POST',
-        url: `${origin}/v1/chat/completions`,
+        url: `${demoOrigin}/v1/chat/completions`,
         request_body: '{ "model": "${parameters.model}", "messages": ${parameters.messages} }',
       },
     ],
   };
 }
 
-export async function ensureDemoModel(
-  store: Store,
-  models: ModelService,
-  origin: string,
-): Promise<void> {
-  const existing = await store.getModel(demoModelId);
-  const url = `${origin}/v1/chat/completions`;
-  if (existing === undefined) {
-    await models.register(
-      {
-        name: 'sluice-demo',
-        description: 'Keyless demo model: streams a canned answer through the full Sluice path.',
-        function_name: 'remote',
-        connector: demoConnector(origin),
-      },
-      { deploy: true, modelId: demoModelId },
-    );
-    return;
-  }
-  const connector = existing.document.connector;
-  if (connector === undefined) return;
-  await store.updateModel(demoModelId, {
-    ...existing.document,
-    connector: {
-      ...connector,
-      actions: (connector.actions ?? []).map((action) => ({ ...action, url })),
+export async function ensureDemoModel(store: Store, models: ModelService): Promise<void> {
+  if ((await store.getModel(demoModelId)) !== undefined) return;
+  await models.register(
+    {
+      name: 'sluice-demo',
+      description: 'Keyless demo model: streams a canned answer through the full Sluice path.',
+      function_name: 'remote',
+      connector: demoConnector(),
     },
-  });
+    { deploy: true, modelId: demoModelId },
+  );
 }

@@ -23,6 +23,8 @@ export interface PredictServiceDependencies {
   settings: SettingsService;
   upstream: UpstreamClient;
   rateLimiters: ModelRateLimiters;
+  /** How many nodes share the model's rate limit (ml-commons splits it across them). */
+  eligibleNodeCount?: (model: ModelDocument) => number;
 }
 
 export interface AdmittedModel {
@@ -38,9 +40,12 @@ export class PredictService {
     this.#dependencies = dependencies;
   }
 
-  /** Every check that must pass before Sluice calls a provider for this model. */
-  async admit(modelId: string): Promise<AdmittedModel> {
-    const { models, connectors, settings, rateLimiters } = this.#dependencies;
+  /**
+   * The checks a coordinator makes before choosing where a model runs: remote inference on, the
+   * model known, enabled, and deployed (or deployed now, when auto-deploy is on).
+   */
+  async gate(modelId: string): Promise<ModelDocument> {
+    const { models, settings } = this.#dependencies;
     const current = settings.current();
     if (!current.remoteInferenceEnabled) {
       throw new ServiceError(
@@ -60,8 +65,17 @@ export class PredictService {
         );
       }
       await models.autoDeploy(modelId);
+      return models.getDocument(modelId);
     }
-    if (!rateLimiters.tryAcquire(modelId, model.rate_limiter)) {
+    return model;
+  }
+
+  /** Every check that must pass before this node calls a provider for the model. */
+  async admit(modelId: string): Promise<AdmittedModel> {
+    const { connectors, rateLimiters, eligibleNodeCount } = this.#dependencies;
+    const model = await this.gate(modelId);
+    const nodes = eligibleNodeCount?.(model) ?? 1;
+    if (!rateLimiters.tryAcquire(modelId, model.rate_limiter, nodes)) {
       throw new ServiceError(ErrorCode.TooManyRequests, 'Request is throttled at model level.');
     }
     const connector =

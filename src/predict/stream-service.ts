@@ -33,6 +33,8 @@ export interface StreamServiceDependencies {
   settings: SettingsService;
   predict: PredictService;
   upstream: UpstreamClient;
+  /** Told when a stream against an upstream starts and ends (active-stream accounting). */
+  activity?: { streamStarted(): void; streamEnded(): void };
 }
 
 export class StreamService {
@@ -104,10 +106,16 @@ export class StreamService {
         status: errorOfFirst.status,
       });
     }
+    const { activity } = this.#dependencies;
+    activity?.streamStarted();
+    const releaseAll = () => {
+      release();
+      activity?.streamEnded();
+    };
     return {
       modelId,
       llmInterface,
-      batches: committed(first, parts, controller, release),
+      batches: committed(first, parts, controller, releaseAll),
       cancel: () => controller.abort(new DOMException('Client disconnected', 'AbortError')),
     };
   }

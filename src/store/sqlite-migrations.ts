@@ -74,6 +74,27 @@ export const migrations: readonly Migration[] = [
       ) STRICT, WITHOUT ROWID;
     `,
   },
+  {
+    version: 2,
+    name: 'cluster nodes',
+    // One row per node, replaced by every heartbeat (ON CONFLICT keeps `seq`, so listings stay
+    // in order of first heartbeat). Times are epoch milliseconds.
+    sql: `
+      CREATE TABLE nodes (
+        seq INTEGER PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        name TEXT NOT NULL,
+        -- A JSON array of 'coordinator' | 'ml'.
+        roles TEXT NOT NULL,
+        http_address TEXT,
+        flight_address TEXT,
+        started_at INTEGER NOT NULL,
+        last_seen INTEGER NOT NULL,
+        lease_expires_at INTEGER NOT NULL,
+        active_streams INTEGER NOT NULL
+      ) STRICT;
+    `,
+  },
 ];
 
 /**

@@ -13,10 +13,25 @@ import Database from 'better-sqlite3';
 import type { ConnectorDocument } from '../domain/connector.ts';
 import { ErrorCode, notFound, ServiceError } from '../domain/errors.ts';
 import type { ModelDocument, ModelGroupDocument, TaskDocument } from '../domain/model.ts';
-import type { SettingValue, StoredSettings } from '../domain/settings.ts';
+import type { StoredSettings } from '../domain/settings.ts';
+import {
+  type SettingRow,
+  type SettingScope,
+  type SettingsChange,
+  type SettingWrite,
+  settingsFromRows,
+  settingWrites,
+} from './settings-rows.ts';
 import { DocumentTable } from './sqlite-document-table.ts';
 import { applyMigrations } from './sqlite-migrations.ts';
-import type { DeleteConnectorResult, DeleteModelGroupResult, Store, Stored } from './store.ts';
+import { NodeTable } from './sqlite-nodes.ts';
+import type {
+  DeleteConnectorResult,
+  DeleteModelGroupResult,
+  NodeRecord,
+  Store,
+  Stored,
+} from './store.ts';
 
 /** How long a write waits for another connection's lock before failing with SQLITE_BUSY. */
 const busyTimeoutMilliseconds = 5_000;
@@ -56,23 +71,6 @@ function groupNameKey(name: string): string {
   return name.toLowerCase();
 }
 
-type SettingScope = keyof StoredSettings;
-type SettingsChange = Parameters<Store['updateSettings']>[0];
-
-interface SettingRow {
-  scope: SettingScope;
-  key: string;
-  value: string;
-}
-
-function encodeSetting(key: string, value: SettingValue): string {
-  // JSON would turn NaN and ±Infinity into null, so they would not round-trip.
-  if (typeof value === 'number' && !Number.isFinite(value)) {
-    throw new ServiceError(ErrorCode.BadRequest, `Setting ${key} must be a finite number`);
-  }
-  return JSON.stringify(value);
-}
-
 class SqliteStore implements Store {
   readonly #database: Database.Database;
   #closed = false;
@@ -80,6 +78,7 @@ class SqliteStore implements Store {
   readonly #groups: DocumentTable<ModelGroupDocument>;
   readonly #models: DocumentTable<ModelDocument>;
   readonly #tasks: DocumentTable<TaskDocument>;
+  readonly #nodes: NodeTable;
   readonly #modelIdsByConnector: Database.Statement<[string], string>;
   readonly #modelIdsByGroup: Database.Statement<[string], string>;
   readonly #groupNameTaken: Database.Statement<{ nameKey: string; exceptId: string | null }>;
@@ -99,7 +98,7 @@ class SqliteStore implements Store {
     task: TaskDocument,
   ) => { modelVersion: string };
   readonly #updateModelTransaction: (id: string, model: ModelDocument) => boolean;
-  readonly #updateSettingsTransaction: (change: SettingsChange) => void;
+  readonly #updateSettingsTransaction: (writes: SettingWrite[]) => void;
 
   constructor(database: Database.Database) {
     this.#database = database;
@@ -118,6 +117,7 @@ class SqliteStore implements Store {
       },
     });
     this.#tasks = new DocumentTable(database, { table: 'tasks', label: 'task' });
+    this.#nodes = new NodeTable(database);
 
     this.#modelIdsByConnector = database
       .prepare<[string], string>('SELECT id FROM models WHERE connector_id = ? ORDER BY seq')
@@ -188,12 +188,10 @@ class SqliteStore implements Store {
       this.#checkReferences(model);
       return this.#models.update(id, model);
     });
-    this.#updateSettingsTransaction = immediate((change: SettingsChange) => {
-      for (const scope of ['persistent', 'transient'] as const) {
-        for (const [key, value] of Object.entries(change[scope])) {
-          if (value === null) this.#deleteSetting.run(scope, key);
-          else this.#upsertSetting.run(scope, key, encodeSetting(key, value));
-        }
+    this.#updateSettingsTransaction = immediate((writes: SettingWrite[]) => {
+      for (const { scope, key, value } of writes) {
+        if (value === null) this.#deleteSetting.run(scope, key);
+        else this.#upsertSetting.run(scope, key, value);
       }
     });
   }
@@ -293,13 +291,25 @@ class SqliteStore implements Store {
 
   async updateSettings(change: SettingsChange): Promise<StoredSettings> {
     return this.#run(() => {
-      this.#updateSettingsTransaction(change);
+      this.#updateSettingsTransaction(settingWrites(change));
       return this.#readSettings();
     });
   }
 
   async clearTransientSettings(): Promise<void> {
     this.#run(() => this.#deleteTransientSettings.run());
+  }
+
+  async heartbeatNode(node: NodeRecord): Promise<void> {
+    this.#run(() => this.#nodes.heartbeat(node));
+  }
+
+  async listNodes(): Promise<NodeRecord[]> {
+    return this.#run(() => this.#nodes.list());
+  }
+
+  async removeNode(id: string): Promise<boolean> {
+    return this.#run(() => this.#nodes.remove(id));
   }
 
   async getMeta(key: string): Promise<string | undefined> {
@@ -367,14 +377,6 @@ class SqliteStore implements Store {
   }
 
   #readSettings(): StoredSettings {
-    const rows = this.#selectSettings.all();
-    // Object.fromEntries defines own properties, so a key such as "__proto__" stays a key.
-    const scope = (name: SettingScope): Record<string, SettingValue> =>
-      Object.fromEntries(
-        rows
-          .filter((row) => row.scope === name)
-          .map((row) => [row.key, JSON.parse(row.value) as SettingValue]),
-      );
-    return { persistent: scope('persistent'), transient: scope('transient') };
+    return settingsFromRows(this.#selectSettings.all());
   }
 }

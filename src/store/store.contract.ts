@@ -15,6 +15,7 @@ import {
   taskDocument,
 } from './store.contract-fixtures.ts';
 import { modelAndTaskScenarios } from './store.contract-models.ts';
+import { nodeScenarios } from './store.contract-nodes.ts';
 import type { Store } from './store.ts';
 
 export interface OpenedStore {
@@ -206,6 +207,7 @@ export function storeContract(
     });
 
     modelAndTaskScenarios(test);
+    nodeScenarios(test);
     registerSettingsAndMetaScenarios(test);
     registerRoundTripAndLifecycleScenarios(test);
   });
@@ -310,6 +312,58 @@ function registerRoundTripAndLifecycleScenarios(test: Scenario): void {
       assert.deepEqual((await store.getModel('m1'))?.document, model);
       assert.equal((await store.getTask('t1'))?.document.error, unicode);
       assert.equal((await store.listConnectors())[0]?.document.description, large);
+    });
+
+    test('keep the order of their keys', async (store) => {
+      const parameters = { zeta: '1', alpha: '2', 'a much longer key': '3', b: '4', '10': '5' };
+      const connector = connectorDocument({ parameters, credential: { z: 'z', a: 'a' } });
+      await store.createConnector('c1', connector);
+      const stored = await store.getConnector('c1');
+      assert.equal(JSON.stringify(stored?.document), JSON.stringify(connector));
+    });
+
+    // PostgreSQL text cannot hold NUL and UTF-8 cannot encode a lone surrogate: a store must
+    // keep such strings anyway (they are valid in JSON and in JavaScript), not mangle them.
+    test('round-trip text that only some databases accept (NUL, lone surrogates)', async (store) => {
+      const awkward = 'nul \u0000 lone \ud800 surrogate \udfff end';
+      const connector = connectorDocument({ name: awkward, parameters: { [awkward]: awkward } });
+      await store.createConnector('c1', connector);
+      assert.deepEqual((await store.getConnector('c1'))?.document, connector);
+      await store.createModelGroup('g1', modelGroupDocument({ name: `Group ${awkward}` }));
+      assert.equal((await store.getModelGroup('g1'))?.document.name, `Group ${awkward}`);
+      assert.equal(await store.modelGroupNameTaken(`GROUP ${awkward}`), true);
+      assert.equal(await store.modelGroupNameTaken('group nul \u0000'), false);
+      await store.registerModel(
+        'm1',
+        modelDocument({ description: awkward }),
+        't1',
+        taskDocument(),
+      );
+      assert.equal((await store.getModel('m1'))?.document.description, awkward);
+      const setting = { 'test.awkward': awkward, 'test.list': [awkward, '\u0000'] };
+      assert.deepEqual(await store.updateSettings({ persistent: setting, transient: {} }), {
+        persistent: setting,
+        transient: {},
+      });
+    });
+
+    test('ids that no document can have are simply unknown', async (store) => {
+      for (const id of ['a\u0000b', 'lone \ud800', '']) {
+        assert.equal(await store.getConnector(id), undefined);
+        assert.equal(await store.updateConnector(id, connectorDocument()), false);
+        assert.deepEqual(await store.deleteConnector(id), { outcome: 'not_found' });
+        assert.equal(await store.getModel(id), undefined);
+        assert.equal(await store.deleteModel(id), false);
+        assert.equal(await store.getTask(id), undefined);
+        assert.equal(await store.updateTask(id, taskDocument()), false);
+        assert.deepEqual(await store.deleteModelGroup(id), { outcome: 'not_found' });
+        assert.equal(await store.removeNode(id), false);
+        await rejectsWithServiceError(
+          register(store, 'm1', { connector_id: id }),
+          'not_found',
+          'Failed to find connector',
+        );
+      }
     });
   });
 

@@ -28,6 +28,23 @@ export type DeleteModelGroupResult =
   | { outcome: 'not_found' }
   | { outcome: 'in_use'; modelIds: string[] };
 
+/** A node of the cluster as it announces itself; refreshed by its heartbeat. */
+export interface NodeRecord {
+  id: string;
+  name: string;
+  roles: Array<'coordinator' | 'ml'>;
+  /** `http://host:port` of its REST API, when it serves one. */
+  httpAddress: string | undefined;
+  /** `host:port` of its Arrow Flight endpoint, when it is an ML node. */
+  flightAddress: string | undefined;
+  startedAt: number;
+  /** Epoch milliseconds of the last heartbeat. */
+  lastSeen: number;
+  /** The node counts as gone (no new work) once this passes. */
+  leaseExpiresAt: number;
+  activeStreams: number;
+}
+
 export interface Store {
   createConnector(id: string, connector: ConnectorDocument): Promise<void>;
   getConnector(id: string): Promise<Stored<ConnectorDocument> | undefined>;
@@ -79,6 +96,12 @@ export interface Store {
     transient: Record<string, StoredSettings['transient'][string] | null>;
   }): Promise<StoredSettings>;
   clearTransientSettings(): Promise<void>;
+
+  /** Inserts or replaces the node's record (its heartbeat). */
+  heartbeatNode(node: NodeRecord): Promise<void>;
+  /** Every registered node, expired leases included (callers decide what expiry means). */
+  listNodes(): Promise<NodeRecord[]>;
+  removeNode(id: string): Promise<boolean>;
 
   /** A small key-value area for node-level facts (e.g. the node id). */
   getMeta(key: string): Promise<string | undefined>;

@@ -54,10 +54,12 @@ export interface UpstreamClientOptions {
   /** Test seams for the retry loop. */
   retryTools?: Partial<RetryTools>;
   /**
-   * Origins served by this process itself (the demo provider on loopback). They are not remote
-   * endpoints, so the endpoint guard does not apply to them; nothing else is exempt.
+   * Virtual origins served by this process itself (the demo provider), mapped to the loopback
+   * origin that really serves them. They are not remote endpoints, so the endpoint guard does not
+   * apply to them; nothing else is exempt. Every node maps the same virtual origin to its own
+   * server, so a stored connector works on whichever node runs it.
    */
-  builtInOrigins?: ReadonlySet<string>;
+  builtInOrigins?: ReadonlyMap<string, string>;
 }
 
 export interface OpenOptions {
@@ -162,14 +164,14 @@ export class UpstreamClient {
   readonly #maxResponseBytes: number;
   readonly #retryTools: Partial<RetryTools>;
   readonly #agents = new Map<string, Agent>();
-  readonly #builtInOrigins: ReadonlySet<string>;
+  readonly #builtInOrigins: ReadonlyMap<string, string>;
   #closed = false;
 
   constructor(options: UpstreamClientOptions) {
     this.#endpointPolicy = options.endpointPolicy;
     this.#maxResponseBytes = options.maxResponseBytes ?? defaultMaxResponseBytes;
     this.#retryTools = options.retryTools ?? {};
-    this.#builtInOrigins = options.builtInOrigins ?? new Set();
+    this.#builtInOrigins = options.builtInOrigins ?? new Map();
   }
 
   /**
@@ -190,8 +192,8 @@ export class UpstreamClient {
       signal,
       {
         attempt: async () => {
-          const agent = this.#prepare(call, config);
-          const outgoing = sign === undefined ? call : await sign(call);
+          const { agent, target } = this.#prepare(call, config);
+          const outgoing = sign === undefined ? target : await sign(target);
           try {
             const response = await dispatch(agent, outgoing, signal, timeouts);
             const body = await this.#readCapped(response);
@@ -228,8 +230,8 @@ export class UpstreamClient {
       signal,
       {
         attempt: async () => {
-          const agent = this.#prepare(call, config);
-          const outgoing = sign === undefined ? call : await sign(call);
+          const { agent, target } = this.#prepare(call, config);
+          const outgoing = sign === undefined ? target : await sign(target);
           lastSent = outgoing;
           try {
             return await dispatch(agent, outgoing, signal, timeouts);
@@ -257,20 +259,22 @@ export class UpstreamClient {
   }
 
   /** The SSRF checks (on every attempt: settings may change) and the agent for this config. */
-  #prepare(call: UpstreamCall, config: ClientConfig): Agent {
+  #prepare(call: UpstreamCall, config: ClientConfig): { agent: Agent; target: UpstreamCall } {
     if (this.#closed) {
       throw new ServiceError(ErrorCode.UpstreamUnavailable, 'The upstream client is closed');
     }
-    if (
-      this.#builtInOrigins.size > 0 &&
-      this.#builtInOrigins.has(parseEndpointUrl(call.url).origin)
-    ) {
-      return this.#agentFor(config, true);
+    if (this.#builtInOrigins.size > 0) {
+      const parsed = parseEndpointUrl(call.url);
+      const served = this.#builtInOrigins.get(parsed.origin);
+      if (served !== undefined) {
+        const url = served + call.url.slice(parsed.origin.length);
+        return { agent: this.#agentFor(config, true), target: { ...call, url } };
+      }
     }
     const policy = this.#endpointPolicy();
     checkTrustedEndpoint(call.url, policy.trustedEndpointsRegex);
     checkAddressLiteral(parseEndpointUrl(call.url), policy.privateIpEnabled);
-    return this.#agentFor(config, policy.privateIpEnabled);
+    return { agent: this.#agentFor(config, policy.privateIpEnabled), target: call };
   }
 
   /**

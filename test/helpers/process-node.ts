@@ -12,6 +12,8 @@ export interface ProcessNode {
   child: ChildProcess;
   baseUrl: string;
   nodeId: string;
+  /** `host:port` of its Arrow Flight endpoint, when it runs one. */
+  flightAddress: string | undefined;
   output: () => string;
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
@@ -34,7 +36,9 @@ export async function startProcessNode(
   });
   const listening = await new Promise<RegExpMatchArray>((resolve, reject) => {
     const onData = () => {
-      const match = output.match(/Sluice listening on (\S+) \(node (\S+)\)/);
+      const match = output.match(
+        /Sluice listening on (\S+) \(node ([^,)\s]+)(?:, Arrow Flight on (\S+))?\)/,
+      );
       if (match !== null) {
         child.stdout?.off('data', onData);
         child.off('exit', onExit);
@@ -49,9 +53,11 @@ export async function startProcessNode(
     child,
     baseUrl: listening[1] ?? '',
     nodeId: listening[2] ?? '',
+    flightAddress: listening[3],
     output: () => output,
     async stop(signal = 'SIGTERM') {
-      if (child.exitCode !== null) return child.exitCode;
+      // A process killed by a signal has a signalCode and no exitCode.
+      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
       child.kill(signal);
       const [code] = await once(child, 'exit');
       return code as number | null;

@@ -21,7 +21,7 @@ export function modelRoutes(app: FastifyInstance, models: ModelService): void {
   });
   for (const verb of ['_deploy', '_load']) {
     app.post<{ Params: IdParams }>(`${base}/:model_id/${verb}`, async (request) =>
-      models.deploy(request.params.model_id),
+      models.deploy(request.params.model_id, request.body),
     );
   }
   for (const verb of ['_undeploy', '_unload']) {

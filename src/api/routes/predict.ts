@@ -1,13 +1,13 @@
 import type { FastifyInstance } from 'fastify';
-import type { PredictService } from '../../predict/predict-service.ts';
+import type { PredictionExecutor } from '../../predict/executor.ts';
 import { readPredictBody } from '../../predict/prepare.ts';
 import { clientGoneSignal } from '../client-signal.ts';
 
-export function predictRoutes(app: FastifyInstance, predict: PredictService): void {
+export function predictRoutes(app: FastifyInstance, executor: PredictionExecutor): void {
   app.post<{ Params: { model_id: string } }>(
     '/_plugins/_ml/models/:model_id/_predict',
     async (request, reply) =>
-      predict.predict(
+      executor.predict(
         request.params.model_id,
         readPredictBody(request.body),
         clientGoneSignal(reply.raw),
@@ -17,7 +17,7 @@ export function predictRoutes(app: FastifyInstance, predict: PredictService): vo
   app.post<{ Params: { algorithm: string; model_id: string } }>(
     '/_plugins/_ml/_predict/:algorithm/:model_id',
     async (request, reply) =>
-      predict.predict(
+      executor.predict(
         request.params.model_id,
         readPredictBody(request.body),
         clientGoneSignal(reply.raw),

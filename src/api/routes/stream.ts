@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
+import type { PredictionExecutor } from '../../predict/executor.ts';
 import { readPredictBody } from '../../predict/prepare.ts';
-import type { StreamService } from '../../predict/stream-service.ts';
 import { clientGoneSignal } from '../client-signal.ts';
 import { writeSse } from '../sse.ts';
 
@@ -9,13 +9,13 @@ import { writeSse } from '../sse.ts';
  * been written, so every failure is an HTTP error with a JSON body (the app's error handler);
  * afterwards the response is hijacked and written as SSE.
  */
-export function streamRoutes(app: FastifyInstance, streams: StreamService): void {
+export function streamRoutes(app: FastifyInstance, executor: PredictionExecutor): void {
   app.post<{ Params: { model_id: string } }>(
     '/_plugins/_ml/models/:model_id/_predict/stream',
     async (request, reply) => {
       const startedAt = performance.now();
       const signal = clientGoneSignal(reply.raw);
-      const stream = await streams.open(
+      const stream = await executor.openStream(
         request.params.model_id,
         readPredictBody(request.body),
         signal,

@@ -1,0 +1,329 @@
+/**
+ * The two child processes of a benchmark run: the mock upstream (forked, with an IPC channel)
+ * and a real Sluice node (`src/main.ts`, as an operator starts it). Every child is registered
+ * for cleanup, which run.ts triggers on success, failure, signals and its own watchdog.
+ */
+import { type ChildProcess, fork, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { request } from 'undici';
+import { connectInspector, type InspectorSession } from './inspector.ts';
+import type { MockCounters, MockMessage, ParentMessage, TagProgress } from './protocol.ts';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const children = new Set<ChildProcess>();
+const temporaryDirectories = new Set<string>();
+
+/** Kills every child still running; safe to call more than once and from an `exit` handler. */
+export function killAllChildren(): void {
+  for (const child of children) {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  }
+  children.clear();
+  for (const directory of temporaryDirectories) rmSync(directory, { recursive: true, force: true });
+  temporaryDirectories.clear();
+}
+
+/** Resident set size of a process from /proc (Linux), in bytes. */
+export function residentBytes(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const match = status.match(/^VmRSS:\s+(\d+)\s+kB$/m);
+  if (match?.[1] === undefined) throw new Error(`no VmRSS for pid ${pid}`);
+  return Number(match[1]) * 1024;
+}
+
+// Linux reports utime/stime in clock ticks; USER_HZ is 100 on every common build (getconf CLK_TCK).
+const clockTicksPerSecond = 100;
+
+/** CPU time (user + system) a process has used so far, in milliseconds (10 ms resolution). */
+export function cpuMilliseconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name, which is in parentheses and may itself contain spaces.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const userTicks = Number(fields[11]);
+  const systemTicks = Number(fields[12]);
+  return ((userTicks + systemTicks) * 1000) / clockTicksPerSecond;
+}
+
+/** Machine-wide CPU time from /proc/stat, in milliseconds summed over all cores. */
+export interface SystemCpu {
+  /** user + nice + system: time attributable to processes (ours and everyone else's). */
+  processes: number;
+  /** Time the hypervisor gave to other guests: noise no process here can see. */
+  steal: number;
+}
+
+export function systemCpu(): SystemCpu {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
+  const ticks = line.trim().split(/\s+/).slice(1).map(Number);
+  const at = (index: number) => ((ticks[index] ?? 0) * 1000) / clockTicksPerSecond;
+  return { processes: at(0) + at(1) + at(2), steal: at(7) };
+}
+
+function waitForExit(child: ChildProcess, timeoutMs: number): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      resolve();
+    }, timeoutMs);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
+export interface CloseReport {
+  atEpochMs: number;
+  completed: boolean;
+}
+
+export interface MockAnswer {
+  counters: MockCounters;
+  rssBytes: number;
+  heapUsedBytes: number;
+  tag?: TagProgress;
+}
+
+export interface MockUpstream {
+  origin: string;
+  pid: number;
+  /** Resolves when the mock reports the response of `tag` closed (or undefined on timeout). */
+  waitForClose(tag: string, timeoutMs: number): Promise<CloseReport | undefined>;
+  query(tag?: string, collectGarbage?: boolean): Promise<MockAnswer>;
+  resetCounters(): void;
+  stop(): Promise<void>;
+}
+
+export async function startMockUpstream(): Promise<MockUpstream> {
+  const child = fork(join(root, 'bench/mock-upstream.ts'), [], {
+    execArgv: ['--expose-gc', '--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  children.add(child);
+  const closes = new Map<string, CloseReport>();
+  const closeWaiters = new Map<string, (report: CloseReport) => void>();
+  const answers = new Map<number, (answer: MockAnswer) => void>();
+  let nextRequestId = 1;
+  const port = await new Promise<number>((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`mock upstream exited with ${code}`)));
+    child.on('message', (message: MockMessage) => {
+      if (message.type === 'ready') resolve(message.port);
+      else if (message.type === 'closed') {
+        const report = { atEpochMs: message.atEpochMs, completed: message.completed };
+        const waiter = closeWaiters.get(message.tag);
+        if (waiter === undefined) closes.set(message.tag, report);
+        else waiter(report);
+      } else {
+        answers.get(message.requestId)?.({
+          counters: message.counters,
+          rssBytes: message.rssBytes,
+          heapUsedBytes: message.heapUsedBytes,
+          ...(message.tag === undefined ? {} : { tag: message.tag }),
+        });
+        answers.delete(message.requestId);
+      }
+    });
+  });
+  const post = (message: ParentMessage) => child.send(message);
+  return {
+    origin: `http://127.0.0.1:${port}`,
+    pid: child.pid ?? 0,
+    waitForClose(tag, timeoutMs) {
+      const early = closes.get(tag);
+      if (early !== undefined) {
+        closes.delete(tag);
+        return Promise.resolve(early);
+      }
+      return new Promise((resolve) => {
+        const timer = setTimeout(() => {
+          closeWaiters.delete(tag);
+          resolve(undefined);
+        }, timeoutMs);
+        closeWaiters.set(tag, (report) => {
+          clearTimeout(timer);
+          closeWaiters.delete(tag);
+          resolve(report);
+        });
+      });
+    },
+    query(tag, collectGarbage = false) {
+      const requestId = nextRequestId++;
+      return new Promise((resolve) => {
+        answers.set(requestId, resolve);
+        post({ type: 'query', requestId, collectGarbage, ...(tag === undefined ? {} : { tag }) });
+      });
+    },
+    resetCounters() {
+      closes.clear();
+      post({ type: 'reset-counters' });
+    },
+    async stop() {
+      child.disconnect();
+      await waitForExit(child, 2_000);
+      children.delete(child);
+    },
+  };
+}
+
+export interface SluiceNode {
+  origin: string;
+  pid: number;
+  output(): string;
+  /** Turns the inspector on (SIGUSR1) on first use and connects to it. */
+  inspector(): Promise<InspectorSession>;
+  stop(): Promise<void>;
+}
+
+export interface SluiceOptions {
+  /** Extra Node flags for the Sluice process, e.g. `--cpu-prof`. */
+  nodeFlags: string[];
+  /** Checkout to run `src/main.ts` from; this repository when undefined. */
+  root: string | undefined;
+}
+
+export async function startSluice(options: SluiceOptions): Promise<SluiceNode> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'sluice-bench-'));
+  temporaryDirectories.add(dataDir);
+  const child = spawn(
+    process.execPath,
+    [
+      // Only picks a free port for the inspector; it stays off until SIGUSR1 (memory scenarios).
+      '--inspect-port=127.0.0.1:0',
+      ...options.nodeFlags,
+      '--import',
+      'tsx',
+      '--import',
+      join(root, 'bench/orphan-guard.ts'),
+      'src/main.ts',
+      '--http-port',
+      '0',
+      '--data-dir',
+      dataDir,
+    ],
+    {
+      cwd: options.root ?? root,
+      // The demo model is off: the bench registers its own, and nothing else should run.
+      env: { ...process.env, SLUICE_LOG_LEVEL: 'warn', SLUICE_DEMO_MODEL: 'false' },
+      // stdin is the orphan guard's lifeline (see orphan-guard.ts); nothing is written to it.
+      stdio: ['pipe', 'pipe', 'pipe'],
+    },
+  );
+  children.add(child);
+  // Only the tail is kept: warn-level lines are rare, but a failure should not fill memory.
+  let output = '';
+  const keep = (chunk: Buffer) => {
+    output = (output + chunk.toString()).slice(-64 * 1024);
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  const origin = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`Sluice did not start: ${output}`)), 30_000);
+    const onData = () => {
+      const match = output.match(/Sluice listening on (http:\/\/\S+) \(node \S+\)/);
+      if (match?.[1] === undefined) return;
+      clearTimeout(timer);
+      child.stdout?.off('data', onData);
+      resolve(match[1]);
+    };
+    child.stdout?.on('data', onData);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`Sluice exited with ${code}: ${output}`));
+    });
+  });
+  let session: Promise<InspectorSession> | undefined;
+  const openInspector = async (): Promise<InspectorSession> => {
+    child.kill('SIGUSR1');
+    const deadline = performance.now() + 10_000;
+    for (;;) {
+      const match = output.match(/Debugger listening on (ws:\/\/\S+)/);
+      if (match?.[1] !== undefined) return connectInspector(match[1]);
+      if (performance.now() > deadline) throw new Error(`no inspector: ${output.slice(-500)}`);
+      await sleep(50);
+    }
+  };
+  return {
+    origin,
+    pid: child.pid ?? 0,
+    output: () => output,
+    inspector() {
+      session ??= openInspector();
+      return session;
+    },
+    async stop() {
+      if (session !== undefined) (await session.catch(() => undefined))?.close();
+      // SIGTERM lets Sluice shut down cleanly, which is also when --cpu-prof writes its file.
+      child.kill('SIGTERM');
+      await waitForExit(child, 10_000);
+      children.delete(child);
+      rmSync(dataDir, { recursive: true, force: true });
+      temporaryDirectories.delete(dataDir);
+    },
+  };
+}
+
+async function callJson(origin: string, method: 'PUT' | 'POST', path: string, body: unknown) {
+  const response = await request(`${origin}${path}`, {
+    method,
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  const text = await response.body.text();
+  if (response.statusCode >= 300) {
+    throw new Error(`${method} ${path} answered ${response.statusCode}: ${text}`);
+  }
+  return JSON.parse(text) as Record<string, unknown>;
+}
+
+/** The operator's one-time setup that allows a loopback upstream. */
+export async function allowLoopbackUpstream(sluiceOrigin: string): Promise<void> {
+  await callJson(sluiceOrigin, 'PUT', '/_cluster/settings', {
+    persistent: {
+      'plugins.ml_commons.connector.private_ip_enabled': true,
+      'plugins.ml_commons.trusted_connector_endpoints_regex': ['^http://127\\.0\\.0\\.1:\\d+/.*$'],
+    },
+  });
+}
+
+/**
+ * Registers and deploys a remote model whose connector points at `upstreamUrl`. With
+ * `maxConnection` undefined the connector keeps ml-commons' default client_config.
+ */
+export async function registerModel(
+  sluiceOrigin: string,
+  upstreamUrl: string,
+  maxConnection: number | undefined,
+): Promise<string> {
+  const connector: Record<string, unknown> = {
+    name: 'bench',
+    protocol: 'http',
+    actions: [
+      {
+        action_type: 'predict',
+        method: 'POST',
+        url: upstreamUrl,
+        request_body: '{ "model": "m", "messages": ${parameters.messages} }',
+      },
+    ],
+  };
+  if (maxConnection !== undefined) connector['client_config'] = { max_connection: maxConnection };
+  const answer = await callJson(
+    sluiceOrigin,
+    'POST',
+    '/_plugins/_ml/models/_register?deploy=true',
+    {
+      name: 'bench',
+      function_name: 'remote',
+      connector,
+    },
+  );
+  const modelId = answer['model_id'];
+  if (typeof modelId !== 'string')
+    throw new Error(`register gave no model_id: ${JSON.stringify(answer)}`);
+  return modelId;
+}
