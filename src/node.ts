@@ -14,6 +14,7 @@ import { Membership } from './cluster/membership.ts';
 import { servingNodes } from './cluster/placement.ts';
 import { NodeRouter } from './cluster/router.ts';
 import type { NodeRole } from './config.ts';
+import { ChangeCounter } from './control/changes.ts';
 import { ConnectorService } from './control/connector-service.ts';
 import { ModelGroupService } from './control/model-group-service.ts';
 import { ModelService } from './control/model-service.ts';
@@ -135,9 +136,25 @@ export async function createNode(options: NodeOptions): Promise<SluiceNode> {
       ...(options.leaseMs === undefined ? {} : { leaseMs: options.leaseMs }),
     });
     const now = Date.now;
-    const connectors = new ConnectorService({ store, cipher, settings, now, builtInOrigins });
+    const changes = new ChangeCounter();
+    const connectors = new ConnectorService({
+      store,
+      cipher,
+      settings,
+      now,
+      builtInOrigins,
+      changes,
+    });
     const groups = new ModelGroupService(store, now);
-    const models = new ModelService({ store, connectors, groups, now, nodes: membership, nodeId });
+    const models = new ModelService({
+      store,
+      connectors,
+      groups,
+      now,
+      nodes: membership,
+      nodeId,
+      changes,
+    });
     const predict = new PredictService({
       models,
       connectors,
@@ -146,6 +163,7 @@ export async function createNode(options: NodeOptions): Promise<SluiceNode> {
       rateLimiters: new ModelRateLimiters(),
       eligibleNodeCount: (model) =>
         Math.max(1, servingNodes(model, membership.liveMlNodes()).length),
+      changes,
     });
     const streams = new StreamService({ settings, predict, upstream, activity: membership });
     const local = roles.includes('ml') ? localExecutor(predict, streams) : undefined;

@@ -216,6 +216,17 @@ describe('_predict', () => {
     assert.equal(model.body.model_state, 'DEPLOYED');
   });
 
+  it('sees a model update at once, although admissions are cached', async () => {
+    const modelId = await register(openAiConnector(mock.urlFor('openai')));
+    const predict = () =>
+      node.call('POST', `/_plugins/_ml/models/${modelId}/_predict`, { parameters: { messages } });
+    assert.equal((await predict()).status, 200);
+    await node.call('PUT', `/_plugins/_ml/models/${modelId}`, { is_enabled: false });
+    assert.equal((await predict()).status, 403);
+    await node.call('PUT', `/_plugins/_ml/models/${modelId}`, { is_enabled: true });
+    assert.equal((await predict()).status, 200);
+  });
+
   it('re-checks the endpoint guard on every call', async () => {
     const modelId = await register(openAiConnector(mock.urlFor('openai')));
     await node.call('PUT', '/_cluster/settings', {

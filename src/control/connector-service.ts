@@ -12,6 +12,7 @@ import { ErrorCode, ServiceError } from '../domain/errors.ts';
 import type { CredentialCipher } from '../secrets/credential-cipher.ts';
 import type { Store } from '../store/store.ts';
 import { checkEndpointAddress, checkTrustedEndpoint } from '../upstream/endpoint-guard.ts';
+import type { ChangeCounter } from './changes.ts';
 import {
   mergeConnectorUpdate,
   newConnectorDocument,
@@ -29,6 +30,7 @@ export interface ConnectorServiceDependencies {
   now: () => number;
   /** Virtual origins served by this process (the demo provider), exempt from the endpoint guard. */
   builtInOrigins?: ReadonlyMap<string, string>;
+  changes?: ChangeCounter;
 }
 
 export class ConnectorService {
@@ -78,11 +80,13 @@ export class ConnectorService {
     if (stored === undefined) throw connectorNotFound();
     const document = await this.prepareUpdate(stored.document, body);
     if (!(await store.updateConnector(id, document))) throw connectorNotFound();
+    this.#dependencies.changes?.bump();
     return writeResponse(indexNames.connector, id, stored.version + 1, 'updated');
   }
 
   async delete(id: string): Promise<WriteResponse> {
     const result = await this.#dependencies.store.deleteConnector(id);
+    this.#dependencies.changes?.bump();
     switch (result.outcome) {
       case 'deleted':
         return writeResponse(indexNames.connector, id, 1, 'deleted');

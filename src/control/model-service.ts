@@ -9,6 +9,7 @@ import { deploymentView, type LiveNodes } from '../cluster/placement.ts';
 import { badRequest, ErrorCode, ServiceError } from '../domain/errors.ts';
 import type { ModelDocument, TaskDocument, TaskType } from '../domain/model.ts';
 import type { Store } from '../store/store.ts';
+import type { ChangeCounter } from './changes.ts';
 import { type ConnectorService, connectorView } from './connector-service.ts';
 import { newId } from './ids.ts';
 import { requireObject } from './input.ts';
@@ -25,6 +26,7 @@ export interface ModelServiceDependencies {
   /** The live ML nodes, for deploy targets and the deployment state shown. */
   nodes: LiveNodes;
   nodeId: string;
+  changes?: ChangeCounter;
 }
 
 export class ModelService {
@@ -95,6 +97,7 @@ export class ModelService {
     const stored = await this.#require(id);
     const time = now();
     await store.updateModel(id, { ...stored.document, ...this.#deployedState(time, nodeIds) });
+    this.#dependencies.changes?.bump();
     const taskId = newId();
     await store.createTask(taskId, this.#task('DEPLOY_MODEL', id, time));
     return { task_id: taskId, task_type: 'DEPLOY_MODEL', status: 'COMPLETED' };
@@ -114,6 +117,7 @@ export class ModelService {
       last_undeployed_time: time,
       last_updated_time: time,
     });
+    this.#dependencies.changes?.bump();
     return { [nodeId]: { stats: { [id]: 'undeployed' } } };
   }
 
@@ -161,6 +165,7 @@ export class ModelService {
       document.connector_id = String(input['connector_id']);
     }
     if (!(await store.updateModel(id, document))) throw modelNotFound();
+    this.#dependencies.changes?.bump();
     return writeResponse(indexNames.model, id, stored.version + 1, 'updated');
   }
 
@@ -172,6 +177,7 @@ export class ModelService {
       );
     }
     if (!(await this.#dependencies.store.deleteModel(id))) throw modelNotFound();
+    this.#dependencies.changes?.bump();
     return writeResponse(indexNames.model, id, stored.version + 1, 'deleted');
   }
 

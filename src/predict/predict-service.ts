@@ -3,6 +3,8 @@
  * upstream call from its connector, call the provider, and shape the answer as ml-commons does.
  * Streaming lives in stream-service.ts and shares `admit` and `prepareCall`.
  */
+
+import type { ChangeCounter } from '../control/changes.ts';
 import type { ConnectorService } from '../control/connector-service.ts';
 import type { ModelService } from '../control/model-service.ts';
 import type { SettingsService } from '../control/settings-service.ts';
@@ -25,6 +27,17 @@ export interface PredictServiceDependencies {
   rateLimiters: ModelRateLimiters;
   /** How many nodes share the model's rate limit (ml-commons splits it across them). */
   eligibleNodeCount?: (model: ModelDocument) => number;
+  /** Writes made through this node; any change empties the admission cache. */
+  changes?: ChangeCounter;
+  /** How long an admitted model and its connector are reused (other nodes' writes). */
+  cacheMs?: number;
+}
+
+interface CachedAdmission {
+  model: ModelDocument;
+  connector: ResolvedConnector | undefined;
+  changes: number;
+  expiresAt: number;
 }
 
 export interface AdmittedModel {
@@ -35,6 +48,9 @@ export interface AdmittedModel {
 
 export class PredictService {
   readonly #dependencies: PredictServiceDependencies;
+  // The hot path reads the model and its connector (and decrypts credentials) on every call;
+  // they change rarely, so they are kept briefly. Bounded: one entry per model id.
+  readonly #cache = new Map<string, CachedAdmission>();
 
   constructor(dependencies: PredictServiceDependencies) {
     this.#dependencies = dependencies;
@@ -53,7 +69,7 @@ export class PredictService {
         'Remote Inference is currently disabled. To enable it, update the setting "plugins.ml_commons.remote_inference.enabled" to true.',
       );
     }
-    const model = await models.getDocument(modelId);
+    const model = await this.#model(modelId);
     if (model.is_enabled === false) {
       throw new ServiceError(ErrorCode.Forbidden, 'Model is disabled.');
     }
@@ -65,24 +81,65 @@ export class PredictService {
         );
       }
       await models.autoDeploy(modelId);
-      return models.getDocument(modelId);
+      this.#cache.delete(modelId);
+      return this.#model(modelId);
     }
     return model;
   }
 
+  async #model(modelId: string): Promise<ModelDocument> {
+    const cached = this.#fresh(modelId);
+    if (cached !== undefined) return cached.model;
+    const model = await this.#dependencies.models.getDocument(modelId);
+    this.#remember(modelId, { model, connector: undefined });
+    return model;
+  }
+
+  async #connector(modelId: string, model: ModelDocument): Promise<ResolvedConnector> {
+    const cached = this.#fresh(modelId);
+    if (cached?.connector !== undefined && cached.model === model) return cached.connector;
+    const { connectors } = this.#dependencies;
+    const connector =
+      model.connector !== undefined
+        ? connectors.resolve(undefined, model.connector)
+        : await connectors.resolveById(model.connector_id ?? '');
+    this.#remember(modelId, { model, connector });
+    return connector;
+  }
+
+  #fresh(modelId: string): CachedAdmission | undefined {
+    const cached = this.#cache.get(modelId);
+    if (cached === undefined) return undefined;
+    if (
+      cached.expiresAt > Date.now() &&
+      cached.changes === (this.#dependencies.changes?.value ?? 0)
+    ) {
+      return cached;
+    }
+    this.#cache.delete(modelId);
+    return undefined;
+  }
+
+  #remember(modelId: string, entry: Pick<CachedAdmission, 'model' | 'connector'>): void {
+    const cacheMs = this.#dependencies.cacheMs ?? 1000;
+    if (cacheMs <= 0) return;
+    if (this.#cache.size >= 10_000) this.#cache.clear();
+    this.#cache.set(modelId, {
+      ...entry,
+      changes: this.#dependencies.changes?.value ?? 0,
+      expiresAt: Date.now() + cacheMs,
+    });
+  }
+
   /** Every check that must pass before this node calls a provider for the model. */
   async admit(modelId: string): Promise<AdmittedModel> {
-    const { connectors, rateLimiters, eligibleNodeCount } = this.#dependencies;
+    const { rateLimiters, eligibleNodeCount } = this.#dependencies;
     const model = await this.gate(modelId);
     const nodes = eligibleNodeCount?.(model) ?? 1;
     if (!rateLimiters.tryAcquire(modelId, model.rate_limiter, nodes)) {
       throw new ServiceError(ErrorCode.TooManyRequests, 'Request is throttled at model level.');
     }
-    const connector =
-      model.connector !== undefined
-        ? connectors.resolve(undefined, model.connector)
-        : await connectors.resolveById(model.connector_id ?? '');
-    return { modelId, model, connector };
+    return { modelId, model, connector: await this.#connector(modelId, model) };
   }
 
   async predict(

@@ -2,7 +2,9 @@
  * The one way Sluice talks to remote providers: undici agents per `client_config`, the SSRF
  * checks on every call, `client_config` retries, and cancellation that reaches the socket.
  */
+
 import type { Socket } from 'node:net';
+import type { Readable } from 'node:stream';
 import { Agent, buildConnector, type Dispatcher, request } from 'undici';
 import type { ClientConfig } from '../domain/connector.ts';
 import { ErrorCode, ServiceError } from '../domain/errors.ts';
@@ -344,6 +346,30 @@ function tooLarge(limit: number): ServiceError {
   );
 }
 
+/**
+ * After the provider's end marker a few bytes may still follow (`data: [DONE]`, the chunked
+ * terminator). Reading them lets the connection return to the pool; a body that keeps talking
+ * (more than 64 KiB or longer than a second) is destroyed instead.
+ */
+function drainRemainder(body: Readable): void {
+  if (body.readableEnded || body.destroyed) return;
+  let bytes = 0;
+  const timer = setTimeout(() => releaseBody(body), 1000);
+  timer.unref();
+  const stop = () => clearTimeout(timer);
+  body.on('data', (chunk: Buffer) => {
+    bytes += chunk.length;
+    if (bytes > 64 * 1024) {
+      stop();
+      releaseBody(body);
+    }
+  });
+  body.once('end', stop);
+  body.once('close', stop);
+  body.on('error', stop);
+  body.resume();
+}
+
 function streamOf(
   response: Dispatcher.ResponseData,
   signal: AbortSignal,
@@ -352,15 +378,21 @@ function streamOf(
   const { body } = response;
   let released = false;
   async function* chunks(): AsyncGenerator<Uint8Array> {
+    let failed = false;
     try {
-      for await (const chunk of body as AsyncIterable<Buffer>) yield chunk;
+      // destroyOnReturn: false — a consumer that stops at the provider's end marker must not
+      // destroy a body that is about to end anyway (that costs the pooled connection and an error
+      // object per stream); the finally below decides.
+      for await (const chunk of body.iterator({ destroyOnReturn: false }))
+        yield chunk as Uint8Array;
     } catch (error) {
+      failed = true;
       if (signal.aborted) throw cancellationError(signal);
       if (released) throw new ServiceError(ErrorCode.Canceled, 'The upstream stream was released');
       throw toUpstreamError(error, limits);
     } finally {
-      // Ends early when the consumer breaks out of its loop; the socket must go with it.
-      releaseBody(body);
+      if (failed || signal.aborted || released) releaseBody(body);
+      else drainRemainder(body);
     }
   }
   return {
