@@ -4,6 +4,7 @@
  * in-process demo provider (`.invalid` can never resolve to a real host).
  */
 import type { ModelService } from '../control/model-service.ts';
+import { ErrorCode, ServiceError } from '../domain/errors.ts';
 import type { Store } from '../store/store.ts';
 
 export const demoModelId = 'sluice-demo';
@@ -28,6 +29,16 @@ export function demoConnector() {
 
 export async function ensureDemoModel(store: Store, models: ModelService): Promise<void> {
   if ((await store.getModel(demoModelId)) !== undefined) return;
+  try {
+    await registerDemo(models);
+  } catch (error) {
+    // Several nodes of a cluster may start at once; one of them registers it.
+    if (ServiceError.isInstance(error) && error.code === ErrorCode.Conflict) return;
+    throw error;
+  }
+}
+
+async function registerDemo(models: ModelService): Promise<void> {
   await models.register(
     {
       name: 'sluice-demo',

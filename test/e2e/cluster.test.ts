@@ -220,6 +220,46 @@ describe('a three-node cluster on PostgreSQL', () => {
     mock.reset();
   });
 
+  it('splits a model rate limit across its ML nodes (ml-commons formula)', async () => {
+    // limit 2 per minute on 2 nodes: each node's bucket holds max(2 / 2, 1) = 1 token.
+    const registered = await json(
+      `${coordinatorUrl()}/_plugins/_ml/models/_register?deploy=true`,
+      'POST',
+      {
+        name: 'rate limited',
+        function_name: 'remote',
+        rate_limiter: { limit: '2', unit: 'MINUTES' },
+        connector: {
+          name: 'mock openai',
+          protocol: 'http',
+          actions: [
+            {
+              action_type: 'predict',
+              method: 'POST',
+              url: mock.urlFor('openai'),
+              request_body: '{ "model": "gpt-4.1", "messages": ${parameters.messages} }',
+            },
+          ],
+        },
+      },
+    );
+    const limitedId = registered.body.model_id;
+    const parameters = { messages: [{ role: 'user', content: 'Hello' }] };
+    const statuses: number[] = [];
+    for (let attempt = 0; attempt < 3; attempt += 1) {
+      const response = await json(
+        `${coordinatorUrl()}/_plugins/_ml/models/${limitedId}/_predict`,
+        'POST',
+        { parameters },
+      );
+      statuses.push(response.status);
+      if (response.status === 429) {
+        assert.equal(response.body.error.reason, 'Request is throttled at model level.');
+      }
+    }
+    assert.deepEqual(statuses, [200, 200, 429]);
+  });
+
   it('turns an ML node killed mid-stream into one error event, then fails over', async () => {
     mock.setScenario('openai', { delayBetweenEventsMs: 300 });
     const parameters = { messages: [{ role: 'user', content: 'Hello' }] };
