@@ -16,7 +16,7 @@ import { type FlightClient, isFlightTransportFailure } from '../flight/client.ts
 import type { PredictionExecutor } from '../predict/executor.ts';
 import type { PredictService } from '../predict/predict-service.ts';
 import type { PredictBody } from '../predict/prepare.ts';
-import { isTerminal } from '../predict/read-parts.ts';
+import { relayBatches } from '../predict/relay.ts';
 import { type OpenStream, streamDisabledMessage } from '../predict/stream-service.ts';
 import type { NodeRecord } from '../store/store.ts';
 import type { Membership } from './membership.ts';
@@ -127,7 +127,20 @@ export class ClusterExecutor implements PredictionExecutor {
     return {
       modelId,
       llmInterface: `via ${node.name}`,
-      batches: relay(first, iterator, node, controller, release),
+      batches: relayBatches(first, iterator, {
+        failure: (error) => {
+          const failure = ServiceError.from(error);
+          if (!isFlightTransportFailure(error)) return failure;
+          return new ServiceError(
+            failure.code,
+            `The ML node ${node.name} was lost mid-stream: ${failure.message}`,
+            { status: failure.status },
+          );
+        },
+        endedEarly: `ML node ${node.name} ended the stream early`,
+        abort: () => controller.abort(),
+        onEnd: release,
+      }),
       cancel: () => controller.abort(new DOMException('Client disconnected', 'AbortError')),
     };
   }
@@ -143,48 +156,5 @@ export class ClusterExecutor implements PredictionExecutor {
       );
     }
     return this.#dependencies.flightClient(node.flightAddress);
-  }
-}
-
-async function* relay(
-  first: StreamPart[],
-  iterator: AsyncIterator<StreamPart[]>,
-  node: NodeRecord,
-  controller: AbortController,
-  release: () => void,
-): AsyncGenerator<StreamPart[], void, void> {
-  let finished = false;
-  try {
-    yield first;
-    if (isTerminal(first.at(-1))) {
-      finished = true;
-      return;
-    }
-    for (;;) {
-      const result = await iterator.next();
-      if (result.done) {
-        finished = true;
-        yield [
-          { type: 'error', message: `ML node ${node.name} ended the stream early`, status: 502 },
-        ];
-        return;
-      }
-      yield result.value;
-      if (isTerminal(result.value.at(-1))) {
-        finished = true;
-        return;
-      }
-    }
-  } catch (error) {
-    finished = true;
-    const failure = ServiceError.from(error);
-    const message = isFlightTransportFailure(error)
-      ? `The ML node ${node.name} was lost mid-stream: ${failure.message}`
-      : failure.message;
-    yield [{ type: 'error', message, status: failure.status }];
-  } finally {
-    release();
-    if (!finished) controller.abort();
-    await iterator.return?.();
   }
 }

@@ -14,7 +14,8 @@ import { resolveInterface } from '../providers/registry.ts';
 import type { UpstreamClient } from '../upstream/client.ts';
 import type { PredictService } from './predict-service.ts';
 import { type PredictBody, prepareCall } from './prepare.ts';
-import { isTerminal, readParts } from './read-parts.ts';
+import { readParts } from './read-parts.ts';
+import { relayBatches } from './relay.ts';
 import { StreamTimers } from './stream-timers.ts';
 
 export const streamDisabledMessage =
@@ -115,44 +116,14 @@ export class StreamService {
     return {
       modelId,
       llmInterface,
-      batches: committed(first, parts, controller, releaseAll),
+      batches: relayBatches(first, parts, {
+        failure: (error) => failureOf(error, controller.signal),
+        endedEarly: 'The remote service ended the stream before it was complete',
+        abort: () => controller.abort(),
+        onEnd: releaseAll,
+      }),
       cancel: () => controller.abort(new DOMException('Client disconnected', 'AbortError')),
     };
-  }
-}
-
-async function* committed(
-  first: StreamPart[],
-  parts: AsyncGenerator<StreamPart[], void, void>,
-  controller: AbortController,
-  release: () => void,
-): AsyncGenerator<StreamPart[], void, void> {
-  let finished = false;
-  try {
-    yield first;
-    if (isTerminal(first.at(-1))) {
-      finished = true;
-      return;
-    }
-    for (;;) {
-      const result = await parts.next();
-      if (result.done) break;
-      yield result.value;
-      if (isTerminal(result.value.at(-1))) {
-        finished = true;
-        return;
-      }
-    }
-  } catch (error) {
-    finished = true;
-    const failure = failureOf(error, controller.signal);
-    yield [{ type: 'error', message: failure.message, status: failure.status }];
-  } finally {
-    release();
-    // Whatever ended the stream (its end, the client leaving, the consumer returning early), the
-    // upstream request stops now; after a complete response this is a no-op.
-    if (!finished) controller.abort();
-    await parts.return();
   }
 }
 
