@@ -4,7 +4,8 @@
  * depend on the precise output:
  *
  * - `escapeJson` is Apache commons-text `StringEscapeUtils.escapeJson`, applied to plain-string
- *   request parameters (reference §7.2). Everything outside printable ASCII becomes `\uXXXX`.
+ *   request parameters (reference §7.2). Everything outside printable ASCII becomes `\u`
+ *   followed by four hex digits.
  * - `escapeGsonString` is what `gson.toJson(string)` writes between the quotes (ml-commons
  *   `StringUtils.processTextDoc`), used for the synthetic `${parameters.x.toString()}` values
  *   (reference §7.3). Gson keeps non-ASCII text raw but escapes HTML-significant characters.
@@ -29,10 +30,10 @@ const commonsTextLookups: ReadonlyMap<number, string> = new Map([
  * Apache commons-text `StringEscapeUtils.escapeJson`, without surrounding quotes.
  *
  * `"` `\` `/` get a backslash; `\b \f \n \r \t` their short escapes; every other UTF-16 code
- * unit below 0x20 or above 0x7F becomes `\uXXXX` with uppercase hex. The range is inclusive
- * (`JavaUnicodeEscaper.outsideOf(32, 0x7f)`), so DEL (0x7F) stays raw, as it does in Java. An
- * astral character is escaped as its two surrogates and a lone surrogate as itself, which is
- * what commons-text writes too.
+ * unit below 0x20 or above 0x7F becomes `\u` followed by four uppercase hex digits. The range is
+ * inclusive (`JavaUnicodeEscaper.outsideOf(32, 0x7f)`), so DEL (0x7F) stays raw, as it does in
+ * Java. An astral character is escaped as its two surrogates and a lone surrogate as itself,
+ * which is what commons-text writes too.
  */
 export function escapeJson(value: string): string {
   let result = '';

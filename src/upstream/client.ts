@@ -4,7 +4,6 @@
  */
 
 import type { Socket } from 'node:net';
-import type { Readable } from 'node:stream';
 import { Agent, buildConnector, type Dispatcher, request } from 'undici';
 import type { ClientConfig } from '../domain/connector.ts';
 import { ErrorCode, ServiceError } from '../domain/errors.ts';
@@ -16,6 +15,7 @@ import {
   parseEndpointUrl,
 } from './endpoint-guard.ts';
 import { isRetryableStatus, type RetryTools, runWithRetry } from './retry.ts';
+import { streamOf } from './stream-body.ts';
 import {
   cancellationError,
   providerError,
@@ -344,64 +344,4 @@ function tooLarge(limit: number): ServiceError {
     ErrorCode.UpstreamProtocol,
     `Response from remote service is larger than ${limit} bytes`,
   );
-}
-
-/**
- * After the provider's end marker a few bytes may still follow (`data: [DONE]`, the chunked
- * terminator). Reading them lets the connection return to the pool; a body that keeps talking
- * (more than 64 KiB or longer than a second) is destroyed instead.
- */
-function drainRemainder(body: Readable): void {
-  if (body.readableEnded || body.destroyed) return;
-  let bytes = 0;
-  const timer = setTimeout(() => releaseBody(body), 1000);
-  timer.unref();
-  const stop = () => clearTimeout(timer);
-  body.on('data', (chunk: Buffer) => {
-    bytes += chunk.length;
-    if (bytes > 64 * 1024) {
-      stop();
-      releaseBody(body);
-    }
-  });
-  body.once('end', stop);
-  body.once('close', stop);
-  body.on('error', stop);
-  body.resume();
-}
-
-function streamOf(
-  response: Dispatcher.ResponseData,
-  signal: AbortSignal,
-  limits: TimeoutLimits,
-): UpstreamStream {
-  const { body } = response;
-  let released = false;
-  async function* chunks(): AsyncGenerator<Uint8Array> {
-    let failed = false;
-    try {
-      // destroyOnReturn: false — a consumer that stops at the provider's end marker must not
-      // destroy a body that is about to end anyway (that costs the pooled connection and an error
-      // object per stream); the finally below decides.
-      for await (const chunk of body.iterator({ destroyOnReturn: false }))
-        yield chunk as Uint8Array;
-    } catch (error) {
-      failed = true;
-      if (signal.aborted) throw cancellationError(signal);
-      if (released) throw new ServiceError(ErrorCode.Canceled, 'The upstream stream was released');
-      throw toUpstreamError(error, limits);
-    } finally {
-      if (failed || signal.aborted || released) releaseBody(body);
-      else drainRemainder(body);
-    }
-  }
-  return {
-    status: response.statusCode,
-    headers: response.headers,
-    body: chunks(),
-    abort: () => {
-      released = true;
-      releaseBody(body);
-    },
-  };
 }
