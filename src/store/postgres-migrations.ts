@@ -9,7 +9,7 @@
  * so one node migrates while the others wait, then find everything applied.
  *
  * Documents are `json`, not `jsonb`: `json` keeps the exact text written (key order included),
- * and its input accepts every `\uXXXX` escape, where `jsonb` refuses `\u0000` and lone
+ * and its input accepts every `\u` escape (four hex digits), where `jsonb` refuses `\u0000` and lone
  * surrogates, which are valid in JSON and in JavaScript strings. `JSON.stringify` writes those
  * as escapes, so every document round-trips exactly. The `json` operators (`->`, `->>`) still
  * work for ad-hoc queries; cast to `jsonb` for indexing.
