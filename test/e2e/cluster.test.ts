@@ -245,6 +245,11 @@ describe('a three-node cluster on PostgreSQL', () => {
     );
     const limitedId = registered.body.model_id;
     const parameters = { messages: [{ role: 'user', content: 'Hello' }] };
+    // Streams of the test before may still show in heartbeats; with both nodes idle the router
+    // alternates between them (ties in turn), so requests go A, B, A.
+    await eventually('idle ML nodes', liveNodes, (list) =>
+      list.every(([, node]) => node.active_streams === 0),
+    );
     const statuses: number[] = [];
     for (let attempt = 0; attempt < 3; attempt += 1) {
       const response = await json(
