@@ -10,6 +10,10 @@ export interface BenchContext {
   sluice: SluiceNode | undefined;
   mockOrigin: string;
   quick: boolean;
+  /** Checkout Sluice runs from (`--sluice-root`); this repository when undefined. */
+  sluiceRoot: string | undefined;
+  /** Where Sluice processes write V8 CPU profiles (`--cpu-prof`); undefined: no profiles. */
+  cpuProfileDirectory: string | undefined;
   log(message: string): void;
 }
 
@@ -30,7 +34,15 @@ export interface Row {
 export interface ScenarioResult {
   name: string;
   rows: Row[];
-  /** CPU the rest of the machine used meanwhile; set by run.ts. */
+  /**
+   * Titles of the direct, Sluice and comparison columns when they are not those: the scenario
+   * gets a table of its own (the cluster scenario compares a cluster with a single node).
+   */
+  columns?: [string, string, string];
+  /**
+   * CPU the rest of the machine used meanwhile; set by run.ts unless the scenario measured it
+   * itself (the cluster scenario, whose extra processes are its own, not the rest's).
+   */
   noise?: Noise;
   /** Raw numbers for latest.json. */
   details: Record<string, unknown>;
@@ -106,9 +118,14 @@ export interface Noise {
  * Starts measuring what the rest of the machine does during a scenario: other processes
  * (a test run, a compiler) and hypervisor steal compete with the three processes measured.
  */
-export function startNoiseMeter(context: BenchContext): () => Noise {
+export function startNoiseMeter(
+  context: BenchContext,
+  /** CPU ms used so far by more processes of the run (the cluster scenario's). */
+  extraCpu: () => number = () => 0,
+): () => Noise {
   const startedAt = performance.now();
   const ours = cpuSnapshot(context);
+  const extra = extraCpu();
   const system = systemCpu();
   return () => {
     const elapsed = Math.max(1, performance.now() - startedAt);
@@ -118,7 +135,8 @@ export function startNoiseMeter(context: BenchContext): () => Noise {
       oursNow.loadGenerator -
       ours.loadGenerator +
       (oursNow.mock - ours.mock) +
-      ((oursNow.sluice ?? 0) - (ours.sluice ?? 0));
+      ((oursNow.sluice ?? 0) - (ours.sluice ?? 0)) +
+      (extraCpu() - extra);
     const others = Math.max(0, systemNow.processes - system.processes - oursUsed);
     const round = (value: number) => Math.round(value * 100) / 100;
     return {

@@ -1,26 +1,36 @@
 /**
- * The two child processes of a benchmark run: the mock upstream (forked, with an IPC channel)
- * and a real Sluice node (`src/main.ts`, as an operator starts it). Every child is registered
- * for cleanup, which run.ts triggers on success, failure, signals and its own watchdog.
+ * The child processes of a benchmark run: the mock upstream (forked, with an IPC channel), a real
+ * Sluice node (`src/main.ts`, as an operator starts it) and, for the cluster scenario, an embedded
+ * PostgreSQL (in its own forked keeper, `postgres-keeper.ts`) with a coordinator and an ML node.
+ * Every child is registered for cleanup, which run.ts triggers on success, failure, signals and
+ * its own watchdog.
  */
 import { type ChildProcess, fork, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
 import { connectInspector, type InspectorSession } from './inspector.ts';
-import type { MockCounters, MockMessage, ParentMessage, TagProgress } from './protocol.ts';
+import type {
+  KeeperMessage,
+  MockCounters,
+  MockMessage,
+  ParentMessage,
+  TagProgress,
+} from './protocol.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const children = new Set<ChildProcess>();
+/** Each child with the way to end it at once (synchronously: this also runs in `exit`). */
+const children = new Map<ChildProcess, (child: ChildProcess) => void>();
 const temporaryDirectories = new Set<string>();
+const sigkill = (child: ChildProcess) => child.kill('SIGKILL');
 
 /** Kills every child still running; safe to call more than once and from an `exit` handler. */
 export function killAllChildren(): void {
-  for (const child of children) {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  for (const [child, kill] of children) {
+    if (child.exitCode === null && child.signalCode === null) kill(child);
   }
   children.clear();
   for (const directory of temporaryDirectories) rmSync(directory, { recursive: true, force: true });
@@ -46,6 +56,39 @@ export function cpuMilliseconds(pid: number): number {
   const userTicks = Number(fields[11]);
   const systemTicks = Number(fields[12]);
   return ((userTicks + systemTicks) * 1000) / clockTicksPerSecond;
+}
+
+/**
+ * CPU time of a process and all its descendants (PostgreSQL: the postmaster, its backends and
+ * helpers), including children already reaped (cutime/cstime), in milliseconds. 0 when the
+ * process is gone.
+ */
+export function treeCpuMilliseconds(rootPid: number): number {
+  const stats = new Map<number, { parent: number; ticks: number }>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue; // exited meanwhile
+    }
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]);
+    stats.set(Number(entry), { parent: Number(fields[1]), ticks });
+  }
+  const inTree = (pid: number): boolean => {
+    for (let current = pid, depth = 0; depth < 64; depth += 1) {
+      if (current === rootPid) return true;
+      const parent = stats.get(current)?.parent;
+      if (parent === undefined || parent <= 1) return false;
+      current = parent;
+    }
+    return false;
+  };
+  let ticks = 0;
+  for (const [pid, stat] of stats) if (inTree(pid)) ticks += stat.ticks;
+  return (ticks * 1000) / clockTicksPerSecond;
 }
 
 /** Machine-wide CPU time from /proc/stat, in milliseconds summed over all cores. */
@@ -104,7 +147,7 @@ export async function startMockUpstream(): Promise<MockUpstream> {
     execArgv: ['--expose-gc', '--import', 'tsx'],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
-  children.add(child);
+  children.set(child, sigkill);
   const closes = new Map<string, CloseReport>();
   const closeWaiters = new Map<string, (report: CloseReport) => void>();
   const answers = new Map<number, (answer: MockAnswer) => void>();
@@ -173,6 +216,9 @@ export async function startMockUpstream(): Promise<MockUpstream> {
 export interface SluiceNode {
   origin: string;
   pid: number;
+  nodeId: string;
+  /** `host:port` of its Arrow Flight endpoint (ML role in a cluster). */
+  flightAddress: string | undefined;
   output(): string;
   /** Turns the inspector on (SIGUSR1) on first use and connects to it. */
   inspector(): Promise<InspectorSession>;
@@ -184,6 +230,10 @@ export interface SluiceOptions {
   nodeFlags: string[];
   /** Checkout to run `src/main.ts` from; this repository when undefined. */
   root: string | undefined;
+  /** More arguments for `src/main.ts` (cluster: `--node-roles`, `--flight-port`, ...). */
+  args?: string[];
+  /** More environment (cluster: `SLUICE_DATABASE_URL`, secrets). */
+  env?: Record<string, string>;
 }
 
 export async function startSluice(options: SluiceOptions): Promise<SluiceNode> {
@@ -204,16 +254,22 @@ export async function startSluice(options: SluiceOptions): Promise<SluiceNode> {
       '0',
       '--data-dir',
       dataDir,
+      ...(options.args ?? []),
     ],
     {
       cwd: options.root ?? root,
       // The demo model is off: the bench registers its own, and nothing else should run.
-      env: { ...process.env, SLUICE_LOG_LEVEL: 'warn', SLUICE_DEMO_MODEL: 'false' },
+      env: {
+        ...process.env,
+        SLUICE_LOG_LEVEL: 'warn',
+        SLUICE_DEMO_MODEL: 'false',
+        ...options.env,
+      },
       // stdin is the orphan guard's lifeline (see orphan-guard.ts); nothing is written to it.
       stdio: ['pipe', 'pipe', 'pipe'],
     },
   );
-  children.add(child);
+  children.set(child, sigkill);
   // Only the tail is kept: warn-level lines are rare, but a failure should not fill memory.
   let output = '';
   const keep = (chunk: Buffer) => {
@@ -221,14 +277,16 @@ export async function startSluice(options: SluiceOptions): Promise<SluiceNode> {
   };
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);
-  const origin = await new Promise<string>((resolve, reject) => {
+  const listening = await new Promise<RegExpMatchArray>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`Sluice did not start: ${output}`)), 30_000);
     const onData = () => {
-      const match = output.match(/Sluice listening on (http:\/\/\S+) \(node \S+\)/);
+      const match = output.match(
+        /Sluice listening on (http:\/\/\S+) \(node ([^,)\s]+)(?:, Arrow Flight on (\S+))?\)/,
+      );
       if (match?.[1] === undefined) return;
       clearTimeout(timer);
       child.stdout?.off('data', onData);
-      resolve(match[1]);
+      resolve(match);
     };
     child.stdout?.on('data', onData);
     child.once('exit', (code) => {
@@ -248,8 +306,10 @@ export async function startSluice(options: SluiceOptions): Promise<SluiceNode> {
     }
   };
   return {
-    origin,
+    origin: listening[1] ?? '',
     pid: child.pid ?? 0,
+    nodeId: listening[2] ?? '',
+    flightAddress: listening[3],
     output: () => output,
     inspector() {
       session ??= openInspector();
@@ -326,4 +386,46 @@ export async function registerModel(
   if (typeof modelId !== 'string')
     throw new Error(`register gave no model_id: ${JSON.stringify(answer)}`);
   return modelId;
+}
+
+export interface PostgresServer {
+  /** postgresql:// URL of a fresh, empty database (password included; never printed). */
+  url: string;
+  /** The postmaster: its backends and helper processes are its children. */
+  postmasterPid: number;
+  /** Stops PostgreSQL and deletes its data. */
+  stop(): Promise<void>;
+}
+
+/** Starts an embedded PostgreSQL in a keeper process (postgres-keeper.ts). */
+export async function startPostgres(): Promise<PostgresServer> {
+  const child = fork(join(root, 'bench/postgres-keeper.ts'), [], {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  // Not SIGKILL: closing the channel makes the keeper stop PostgreSQL and delete its data, and it
+  // does so even when this process exits right after.
+  children.set(child, (keeper) => {
+    if (keeper.connected) keeper.disconnect();
+  });
+  const ready = await new Promise<{ url: string; postmasterPid: number }>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('PostgreSQL did not start in 60 s')), 60_000);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`the PostgreSQL keeper exited with ${code}`));
+    });
+    child.once('message', (message: KeeperMessage) => {
+      clearTimeout(timer);
+      if (message.type === 'ready') resolve(message);
+      else reject(new Error(`PostgreSQL did not start: ${message.message}`));
+    });
+  });
+  return {
+    ...ready,
+    async stop() {
+      if (child.connected) child.disconnect();
+      await waitForExit(child, 20_000);
+      children.delete(child);
+    },
+  };
 }

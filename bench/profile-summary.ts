@@ -1,9 +1,9 @@
 /**
  * `node --import tsx bench/profile-summary.ts <file.cpuprofile> [top]`
  *
- * Summarises a V8 CPU profile written by `npm run bench -- --cpu-prof`: self time by
- * function and by package (or src/ folder), so a failed target can be traced to its cause
- * without opening DevTools.
+ * Summarises a V8 CPU profile written by `npm run bench -- --cpu-prof`: busy time by activity
+ * (gRPC, Arrow, JSON, HTTP, ...), self time by function and by package (or src/ folder), so a
+ * failed target can be traced to its cause without opening DevTools.
  */
 import { readFileSync } from 'node:fs';
 
@@ -18,6 +18,67 @@ interface Profile {
   samples: number[];
   timeDeltas: number[];
 }
+
+/**
+ * What a sample was doing, from the innermost frame outwards: the first frame that belongs to
+ * one of these wins, so a `writev` under HTTP/2 counts as gRPC, one under node:http as HTTP.
+ */
+const activities: readonly [string, (frame: ProfileNode['callFrame']) => boolean][] = [
+  [
+    'JSON parse / stringify',
+    ({ functionName, url }) =>
+      (url === '' && (functionName === 'parse' || functionName === 'stringify')) ||
+      url.includes('node_modules/secure-json-parse/') ||
+      url.endsWith('src/providers/shared/json.ts'),
+  ],
+  [
+    'Arrow IPC encode / decode (apache-arrow, flatbuffers, src/flight ipc + record-batch)',
+    ({ url }) =>
+      /node_modules\/(apache-arrow|flatbuffers)\//.test(url) ||
+      /src\/flight\/(ipc|record-batch)\.ts$/.test(url),
+  ],
+  [
+    'gRPC + HTTP/2 (grpc-js, node:http2, src/flight transport)',
+    ({ url }) =>
+      url.includes('node_modules/@grpc/') ||
+      url.startsWith('node:internal/http2') ||
+      url === 'node:http2' ||
+      /src\/flight\/(client|server|protocol|status|auth|service)\.ts$/.test(url),
+  ],
+  ['cluster routing and membership (src/cluster)', ({ url }) => url.includes('/src/cluster/')],
+  [
+    'upstream HTTP client (undici, src/upstream)',
+    ({ url }) => url.includes('node_modules/undici/') || url.includes('/src/upstream/'),
+  ],
+  [
+    'provider SSE decoding (eventsource-parser, src/providers, src/wire)',
+    ({ url }) =>
+      url.includes('node_modules/eventsource-parser/') ||
+      url.includes('/src/providers/') ||
+      url.includes('/src/wire/'),
+  ],
+  [
+    'client-facing HTTP + SSE (fastify, node:http, src/api)',
+    ({ url }) =>
+      /node_modules\/(fastify|find-my-way|avvio|light-my-request|@fastify)\//.test(url) ||
+      url.startsWith('node:_http') ||
+      url.startsWith('node:internal/http') ||
+      url === 'node:http' ||
+      url.includes('/src/api/'),
+  ],
+  [
+    'Sluice pipeline (src/predict, src/connector, src/control, ...)',
+    ({ url }) => url.includes('/src/'),
+  ],
+  [
+    'PostgreSQL / SQLite client',
+    ({ url }) => /node_modules\/(pg|pg-[a-z]+|better-sqlite3)\//.test(url),
+  ],
+  [
+    'module loading (tsx, ESM loader)',
+    ({ url }) => url.includes('node_modules/tsx/') || url.startsWith('node:internal/modules'),
+  ],
+];
 
 const [path, topArgument] = process.argv.slice(2);
 if (path === undefined) {
@@ -40,6 +101,22 @@ function areaOf(url: string): string {
   return url;
 }
 
+const parentOf = new Map<number, number>();
+for (const node of profile.nodes)
+  for (const child of node.children ?? []) parentOf.set(child, node.id);
+
+function activityOf(leaf: ProfileNode): string {
+  const name = leaf.callFrame.functionName;
+  if (name === '(idle)' || name === '(program)' || name === '(garbage collector)') return name;
+  for (let id: number | undefined = leaf.id; id !== undefined; id = parentOf.get(id)) {
+    const frame = byId.get(id)?.callFrame;
+    if (frame === undefined) break;
+    for (const [activity, matches] of activities) if (matches(frame)) return activity;
+  }
+  return 'other (Node core streams, events, promises, timers)';
+}
+
+const byActivity = new Map<string, number>();
 const selfByFunction = new Map<string, number>();
 const selfByArea = new Map<string, number>();
 let total = 0;
@@ -54,7 +131,12 @@ for (let index = 0; index < profile.samples.length; index += 1) {
   selfByFunction.set(key, (selfByFunction.get(key) ?? 0) + delta);
   const area = areaOf(url);
   selfByArea.set(area, (selfByArea.get(area) ?? 0) + delta);
+  const activity = activityOf(node);
+  byActivity.set(activity, (byActivity.get(activity) ?? 0) + delta);
 }
+const idle = byActivity.get('(idle)') ?? 0;
+byActivity.delete('(idle)');
+const busy = total - idle;
 
 function print(title: string, entries: Map<string, number>): void {
   process.stdout.write(`\n${title}\n`);
@@ -65,6 +147,14 @@ function print(title: string, entries: Map<string, number>): void {
   }
 }
 
-process.stdout.write(`total sampled: ${(total / 1000).toFixed(0)} ms\n`);
+process.stdout.write(
+  `total sampled: ${(total / 1000).toFixed(0)} ms, of which busy ${(busy / 1000).toFixed(0)} ms ` +
+    `(${((busy / Math.max(1, total)) * 100).toFixed(1)} %)\n`,
+);
+process.stdout.write('\nbusy time by activity (share of busy time)\n');
+for (const [activity, micros] of [...byActivity].sort((left, right) => right[1] - left[1])) {
+  const share = ((micros / Math.max(1, busy)) * 100).toFixed(1).padStart(5);
+  process.stdout.write(`${share} %  ${(micros / 1000).toFixed(0).padStart(6)} ms  ${activity}\n`);
+}
 print('self time by area', selfByArea);
 print('self time by function', selfByFunction);

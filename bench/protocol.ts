@@ -111,3 +111,8 @@ export type MockMessage =
       heapUsedBytes: number;
       tag?: TagProgress;
     };
+
+/** PostgreSQL keeper → parent (see postgres-keeper.ts). */
+export type KeeperMessage =
+  | { type: 'ready'; url: string; postmasterPid: number }
+  | { type: 'failed'; message: string };

@@ -69,9 +69,29 @@ function width(text: string): number {
   return [...text].length;
 }
 
-/** A markdown table padded the way `biome format` writes it, so the file passes format:check. */
+const defaultColumns: [string, string, string] = ['Direct', 'Sluice', 'Sluice vs direct'];
+
+/**
+ * The results as markdown: one table for the scenarios that compare Sluice with direct, and one
+ * more for each run of scenarios with columns of their own (the cluster scenario).
+ */
 export function markdownTable(scenarios: readonly ScenarioResult[]): string {
-  const header = ['Scenario', 'Metric', 'Direct', 'Sluice', 'Sluice vs direct', 'Target', 'Result'];
+  const groups: { columns: [string, string, string]; scenarios: ScenarioResult[] }[] = [];
+  for (const scenario of scenarios) {
+    const columns = scenario.columns ?? defaultColumns;
+    const last = groups.at(-1);
+    if (last !== undefined && last.columns.join('|') === columns.join('|')) {
+      last.scenarios.push(scenario);
+    } else {
+      groups.push({ columns, scenarios: [scenario] });
+    }
+  }
+  return groups.map((group) => oneTable(group.scenarios, group.columns)).join('\n\n');
+}
+
+/** A markdown table padded the way `biome format` writes it, so the file passes format:check. */
+function oneTable(scenarios: readonly ScenarioResult[], columns: [string, string, string]): string {
+  const header = ['Scenario', 'Metric', ...columns, 'Target', 'Result'];
   const body = scenarios.flatMap((scenario) => {
     const noisy = (scenario.noise?.otherProcessesCores ?? 0) > noisyCores;
     return scenario.rows.map((row) => cells(row, noisy));
@@ -83,6 +103,32 @@ export function markdownTable(scenarios: readonly ScenarioResult[]): string {
     `| ${values.map((value, column) => value + ' '.repeat((widths[column] ?? 0) - width(value))).join(' | ')} |`;
   const rule = `| ${widths.map((size) => '-'.repeat(size)).join(' | ')} |`;
   return [line(header), rule, ...body.map(line)].join('\n');
+}
+
+// One JSON value that is a string, number, boolean or null.
+const primitive = String.raw`(?:"(?:[^"\\\n]|\\.)*"|-?[0-9][0-9.eE+-]*|true|false|null)`;
+const primitiveArray = new RegExp(
+  String.raw`^( *)("(?:[^"\\\n]|\\.)*": )?\[\n((?: *${primitive},?\n)+) *\](,?)$`,
+  'gm',
+);
+
+/**
+ * JSON as `biome format` writes it (so latest.json passes format:check): JSON.stringify's
+ * two-space layout, except that an array of plain values goes on one line when it fits in 100
+ * columns.
+ */
+export function formatJson(value: unknown): string {
+  return JSON.stringify(value, null, 2).replace(
+    primitiveArray,
+    (whole, indent: string, key: string | undefined, body: string, comma: string) => {
+      const items = body
+        .split('\n')
+        .filter((line) => line.trim() !== '')
+        .map((line) => line.trim().replace(/,$/, ''));
+      const line = `${indent}${key ?? ''}[${items.join(', ')}]${comma}`;
+      return line.length <= 100 ? line : whole;
+    },
+  );
 }
 
 export interface RunSummary {
@@ -113,7 +159,7 @@ export function writeResults(directory: string, summary: RunSummary): string[] {
   mkdirSync(directory, { recursive: true });
   const jsonPath = join(directory, 'latest.json');
   const markdownPath = join(directory, 'latest.md');
-  writeFileSync(jsonPath, `${JSON.stringify(summary, null, 2)}\n`);
+  writeFileSync(jsonPath, `${formatJson(summary)}\n`);
   const { machine } = summary;
   const markdown = [
     `Run ${summary.startedAt} (${summary.durationSeconds} s): \`${summary.command}\``,

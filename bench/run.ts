@@ -3,17 +3,20 @@
  *                  [--direct-only]]`    (docs/benchmarks.md explains the scenarios and results)
  *
  * --quick        short smoke run (fewer streams, shorter durations)
- * --cpu-prof     write a V8 CPU profile of the Sluice process to bench/results/profiles/
+ * --cpu-prof     write V8 CPU profiles of the Sluice processes to bench/results/profiles/
  * --direct-only  check the harness against the mock alone
- * --only         comma-separated scenario keys (ttft, idle, paused, concurrent, stalls, ...)
+ * --only         comma-separated scenario keys (ttft, idle, paused, concurrent, stalls, throughput,
+ *                cancel, cluster)
  * --sluice-root  run Sluice from another checkout (e.g. to compare two commits)
  * --wait-quiet   before each scenario, wait up to this many seconds for other processes to
  *                leave the CPUs alone (this machine may be shared)
  *
  * Starts the mock upstream and a real Sluice node as child processes, runs every scenario
  * against the mock directly and through Sluice, prints the results table and writes
- * bench/results/latest.{json,md}. Children are killed at the end, on failure, on Ctrl-C and
- * when the watchdog fires, so nothing outlives the run.
+ * bench/results/latest.{json,md}. The cluster scenario also starts (and stops) an embedded
+ * PostgreSQL, a coordinator and an ML node, and compares them with the single node. Children are
+ * killed at the end, on failure, on Ctrl-C and when the watchdog fires, so nothing outlives the
+ * run.
  */
 
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -31,6 +34,7 @@ import {
 } from './processes.ts';
 import { machineFacts, markdownTable, noiseLine, sourceFacts, writeResults } from './report.ts';
 import { cancellation } from './scenarios-cancel.ts';
+import { clusterHop } from './scenarios-cluster.ts';
 import { firstTokenConcurrent, firstTokenSequential } from './scenarios-latency.ts';
 import { stallsAtThousand, unpacedThroughput } from './scenarios-load.ts';
 import { idleMemory, pausedReader } from './scenarios-memory.ts';
@@ -48,8 +52,19 @@ const scenarios: Record<string, (context: BenchContext) => Promise<ScenarioResul
   stalls: stallsAtThousand,
   throughput: unpacedThroughput,
   cancel: cancellation,
+  // Last: it starts three more processes (PostgreSQL, coordinator, ML node) and stops them.
+  cluster: clusterHop,
 };
-const displayOrder = ['ttft', 'concurrent', 'stalls', 'throughput', 'idle', 'paused', 'cancel'];
+const displayOrder = [
+  'ttft',
+  'concurrent',
+  'stalls',
+  'throughput',
+  'idle',
+  'paused',
+  'cancel',
+  'cluster',
+];
 
 // Enough client connections for the largest scenario, the same for both targets.
 const clientConnections = 1100;
@@ -134,11 +149,12 @@ async function main(): Promise<number> {
     mock = await startMockUpstream();
     log(`mock upstream on ${mock.origin} (pid ${mock.pid})`);
     targets.push(directTarget(mock.origin, { connections: clientConnections }));
+    const profileDirectory = values['cpu-prof']
+      ? fileURLToPath(new URL('results/profiles', import.meta.url))
+      : undefined;
     if (!values['direct-only']) {
-      const profileDirectory = fileURLToPath(new URL('results/profiles', import.meta.url));
-      const nodeFlags = values['cpu-prof']
-        ? ['--cpu-prof', `--cpu-prof-dir=${profileDirectory}`]
-        : [];
+      const nodeFlags =
+        profileDirectory === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDirectory}`];
       sluice = await startSluice({ nodeFlags, root: values['sluice-root'] });
       log(`Sluice on ${sluice.origin} (pid ${sluice.pid})`);
       await allowLoopbackUpstream(sluice.origin);
@@ -155,6 +171,8 @@ async function main(): Promise<number> {
       sluice,
       mockOrigin: mock.origin,
       quick: values.quick,
+      sluiceRoot: values['sluice-root'],
+      cpuProfileDirectory: profileDirectory,
       log,
     };
     const quietBefore = await waitForQuiet(context, 0);
@@ -169,7 +187,8 @@ async function main(): Promise<number> {
         mock.resetCounters();
         const noise = startNoiseMeter(context);
         const result = await run(context);
-        result.noise = noise();
+        // A scenario with processes of its own (cluster) measures the rest's CPU itself.
+        result.noise ??= noise();
         // Proof the load went where it should: e.g. that Sluice asked for a stream with usage.
         result.details['mockCounters'] = (await mock.query()).counters;
         results.set(name, result);

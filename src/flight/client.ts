@@ -7,7 +7,7 @@
  * (`status.ts`): a lost or unreachable node is `upstream_unavailable`, retryable, and
  * `isFlightTransportFailure` tells it apart from an error the node itself reported.
  */
-import { type ChannelOptions, Client, credentials } from '@grpc/grpc-js';
+import { type ChannelOptions, Client, type ClientReadableStream, credentials } from '@grpc/grpc-js';
 import { ErrorCode, ServiceError } from '../domain/errors.ts';
 import type { StreamPart } from '../domain/stream-part.ts';
 import { assertClusterSecret, authorizationMetadata } from './auth.ts';
@@ -73,7 +73,8 @@ export class FlightClient {
    * Streams the parts of the prediction in `ticket`, one array per record batch. Aborting
    * `signal` (or leaving the loop early) cancels the call, which cancels the stream on the
    * ML node; the iteration then throws the abort reason if it is a ServiceError, else a
-   * `canceled` (or, for `AbortSignal.timeout`, `timeout`) ServiceError.
+   * `canceled` (or, for `AbortSignal.timeout`, `timeout`) ServiceError. Leaving right after a
+   * terminal part (finish or error) lets the call end with the node's status instead.
    */
   async *doGet(ticket: Uint8Array, signal: AbortSignal): AsyncGenerator<StreamPart[], void, void> {
     if (signal.aborted) throw abortError(signal);
@@ -90,13 +91,19 @@ export class FlightClient {
     this.#running.add(call);
     const decoder = new FlightStreamDecoder(assertStreamPartSchema);
     let ended = false;
+    let terminal = false;
     try {
       try {
-        for await (const data of call as AsyncIterable<FlightData>) {
-          const batch = decoder.read({ header: data.dataHeader, body: data.dataBody });
+        // destroyOnReturn: false, so that a consumer that stops at the terminal part leaves the
+        // call readable for finishAfterTerminal (any other early stop cancels it below).
+        for await (const data of call.iterator({ destroyOnReturn: false })) {
+          const message = data as FlightData;
+          const batch = decoder.read({ header: message.dataHeader, body: message.dataBody });
           if (batch === undefined) continue;
           const parts = recordBatchToParts(batch);
-          if (parts.length > 0) yield parts;
+          if (parts.length === 0) continue;
+          terminal = isTerminalPart(parts.at(-1));
+          yield parts;
         }
       } catch (error) {
         throw this.#closed ? closedError(error) : errorFromCall(error, signal);
@@ -104,10 +111,42 @@ export class FlightClient {
       ended = true;
     } finally {
       signal.removeEventListener('abort', cancel);
-      this.#running.delete(call);
-      // A consumer that stops early, or a batch we refused, must not leave the stream running.
-      if (!ended) call.cancel();
+      // The call's status may still come (as an 'error' event): it has no reader any more.
+      if (!ended) call.on('error', ignore);
+      if (!ended && terminal && !signal.aborted && !this.#closed) {
+        this.#finishAfterTerminal(call, signal);
+      } else {
+        this.#running.delete(call);
+        // A consumer that stops early, or a batch we refused, must not leave the stream running.
+        if (!ended) call.cancel();
+      }
     }
+  }
+
+  /**
+   * The consumer stopped at the stream's terminal part (finish or error), which the ML node
+   * follows at once with the OK status. Reading that status ends the call normally; cancelling
+   * instead sends an RST_STREAM for every completed stream, and Node's HTTP/2 server takes a
+   * sustained rate of those for a "rapid reset" attack: it closes the whole connection with
+   * INTERNAL_ERROR, failing every other stream on it. A call that goes on talking is cancelled
+   * after `maxMessagesAfterTerminal` messages or `finishTimeoutMs`, or when `signal` aborts.
+   */
+  #finishAfterTerminal(call: ClientReadableStream<unknown>, signal: AbortSignal): void {
+    let messages = 0;
+    const cancel = () => call.cancel();
+    const timer = setTimeout(cancel, finishTimeoutMs);
+    timer.unref();
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', cancel);
+      this.#running.delete(call);
+    };
+    signal.addEventListener('abort', cancel, { once: true });
+    call.once('status', done);
+    call.on('data', () => {
+      messages += 1;
+      if (messages > maxMessagesAfterTerminal) cancel();
+    });
   }
 
   /** Runs one action and returns its single result body. */
@@ -155,6 +194,15 @@ export class FlightClient {
     if (this.#closed) throw closedError(undefined);
   }
 }
+
+/** Bounds on what is read after the terminal part before the call is cancelled. */
+const finishTimeoutMs = 1_000;
+const maxMessagesAfterTerminal = 16;
+
+const ignore = () => {};
+
+const isTerminalPart = (part: StreamPart | undefined): boolean =>
+  part !== undefined && (part.type === 'finish' || part.type === 'error');
 
 const closedError = (cause: unknown): ServiceError =>
   new ServiceError(ErrorCode.Canceled, 'The Flight client was closed', { cause });

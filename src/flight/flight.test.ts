@@ -171,6 +171,46 @@ describe('cancellation', () => {
     await within(aborted.promise, 1_000, 'handler signal not aborted');
   });
 
+  const finish: StreamPart[] = [{ type: 'finish', finishReason: { unified: 'stop', raw: 'stop' } }];
+
+  test('leaving right after the terminal part lets the call end with its status, not a cancel', async () => {
+    // Cancelling costs an RST_STREAM per completed stream; Node's HTTP/2 server answers a
+    // sustained rate of those by closing the connection (rapid-reset protection).
+    let signal: AbortSignal | undefined;
+    const ended = deferred();
+    const { client } = await harness({
+      async *doGet(_ticket, context) {
+        signal = context.signal;
+        yield text('first');
+        yield finish;
+        // A cancel sent when the consumer leaves would arrive while the handler is still here.
+        await sleep(100);
+        ended.resolve();
+      },
+    });
+    for await (const parts of client.doGet(ticketOf('x'), never)) {
+      if (parts.at(-1)?.type === 'finish') break;
+    }
+    await within(ended.promise, 1_000, 'handler did not end');
+    await sleep(20);
+    assert.equal(signal?.aborted, false);
+  });
+
+  test('a call that goes on after the terminal part is still cancelled, within a second', async () => {
+    const aborted = deferred<unknown>();
+    const { client } = await harness({
+      async *doGet(_ticket, context) {
+        yield finish;
+        await once(context.signal, 'abort');
+        aborted.resolve(context.signal.reason);
+      },
+    });
+    for await (const parts of client.doGet(ticketOf('x'), never)) {
+      if (parts.at(-1)?.type === 'finish') break;
+    }
+    await within(aborted.promise, 2_000, 'handler signal not aborted');
+  });
+
   test('closing the client cancels its running calls and refuses new ones', async () => {
     const { aborted, handlers } = waitingHandler();
     const { address } = await harness(handlers);
