@@ -34,18 +34,9 @@ const actionTypes = [
 ] as const;
 
 /** Fields a connector body may set; everything else is ignored, as ml-commons' parser does. */
-export interface ConnectorFields {
-  name?: string;
-  description?: string;
-  version?: string;
-  protocol?: ConnectorProtocol;
-  parameters?: Record<string, string>;
-  credential?: Record<string, string>;
-  actions?: ConnectorAction[];
-  client_config?: Partial<ClientConfig>;
-  backend_roles?: string[];
-  access?: string;
-}
+export type ConnectorFields = Partial<
+  Omit<ConnectorDocument, 'created_time' | 'last_updated_time'>
+>;
 
 export function readConnectorFields(body: unknown, mode: 'create' | 'update'): ConnectorFields {
   const input = requireObject(body, 'The connector');

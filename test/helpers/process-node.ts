@@ -22,21 +22,10 @@ export async function startProcessNode(
   args: string[],
   env: Record<string, string> = {},
 ): Promise<ProcessNode> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], {
-    cwd: root,
-    env: { ...process.env, SLUICE_LOG_LEVEL: 'warn', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout?.on('data', (chunk: Buffer) => {
-    output += chunk.toString();
-  });
-  child.stderr?.on('data', (chunk: Buffer) => {
-    output += chunk.toString();
-  });
+  const { child, output } = spawnNode(args, env);
   const listening = await new Promise<RegExpMatchArray>((resolve, reject) => {
     const onData = () => {
-      const match = output.match(
+      const match = output().match(
         /Sluice listening on (\S+) \(node ([^,)\s]+)(?:, Arrow Flight on (\S+))?\)/,
       );
       if (match !== null) {
@@ -45,7 +34,7 @@ export async function startProcessNode(
         resolve(match);
       }
     };
-    const onExit = (code: number | null) => reject(new Error(`exited with ${code}: ${output}`));
+    const onExit = (code: number | null) => reject(new Error(`exited with ${code}: ${output()}`));
     child.stdout?.on('data', onData);
     child.once('exit', onExit);
   });
@@ -54,7 +43,7 @@ export async function startProcessNode(
     baseUrl: listening[1] ?? '',
     nodeId: listening[2] ?? '',
     flightAddress: listening[3],
-    output: () => output,
+    output,
     async stop(signal = 'SIGTERM') {
       // A process killed by a signal has a signalCode and no exitCode.
       if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
@@ -70,18 +59,26 @@ export async function runFailingNode(
   args: string[],
   env: Record<string, string> = {},
 ): Promise<{ code: number | null; output: string }> {
+  const { child, output } = spawnNode(args, env);
+  const [code] = await once(child, 'exit');
+  return { code: code as number | null, output: output() };
+}
+
+/** Spawns `src/main.ts` with its stdout and stderr collected into one text. */
+function spawnNode(
+  args: string[],
+  env: Record<string, string>,
+): { child: ChildProcess; output: () => string } {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], {
     cwd: root,
     env: { ...process.env, SLUICE_LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
-  child.stdout?.on('data', (chunk: Buffer) => {
+  const collect = (chunk: Buffer) => {
     output += chunk.toString();
-  });
-  child.stderr?.on('data', (chunk: Buffer) => {
-    output += chunk.toString();
-  });
-  const [code] = await once(child, 'exit');
-  return { code: code as number | null, output };
+  };
+  child.stdout?.on('data', collect);
+  child.stderr?.on('data', collect);
+  return { child, output: () => output };
 }
