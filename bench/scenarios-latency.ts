@@ -171,7 +171,7 @@ export async function firstTokenConcurrent(context: BenchContext): Promise<Scena
   };
   if (context.sluice !== undefined && !context.quick) {
     // The connector as registered without client_config: ml-commons' default pool of 30.
-    context.log(`  sluice with the default client_config (max_connection 30)`);
+    context.log(`  sluice with the default client_config (max_connection 256)`);
     const target = sluiceTarget(context.sluice.origin, context.mockOrigin, {
       connections: concurrency,
       maxConnection: undefined,
@@ -184,7 +184,7 @@ export async function firstTokenConcurrent(context: BenchContext): Promise<Scena
         direct: `${milliseconds(measured.direct?.ttft.p50)} / ${milliseconds(measured.direct?.ttft.p99)}`,
         sluice: `${milliseconds(run.ttft.p50)} / ${milliseconds(run.ttft.p99)}`,
         comparison: '',
-        target: 'info: default max_connection is 30',
+        target: 'info: default max_connection is 256',
         verdict: 'info',
       });
       details['defaultClientConfigTtftMs'] = roundedDistribution(ttftsOf(run.records));

@@ -34,7 +34,10 @@ export interface ClientConfig {
 }
 
 export const defaultClientConfig: ClientConfig = {
-  max_connection: 30,
+  // ml-commons uses 30. Each open stream holds one HTTP/1.1 connection for its whole length, so
+  // 30 would silently queue the 31st concurrent stream behind the others (measured: p50 time to
+  // first token 5 s at 256 streams). Sluice defaults higher; a connector can still set it.
+  max_connection: 256,
   connection_timeout: 30,
   read_timeout: 30,
   retry_backoff_millis: 200,
