@@ -1,23 +1,8 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: ml-commons placeholders are literal text in these tests.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ServiceError } from '../domain/errors.ts';
 import { buildHeaders, buildUrl, sensitiveHeaderNames } from './payload.ts';
-
-function assertBadRequest(action: () => unknown, message: string | RegExp): ServiceError {
-  let caught: ServiceError | undefined;
-  assert.throws(action, (error: unknown) => {
-    assert.ok(ServiceError.isInstance(error), 'a ServiceError');
-    assert.equal(error.code, 'bad_request');
-    assert.equal(error.status, 400);
-    if (typeof message === 'string') assert.equal(error.message, message);
-    else assert.match(error.message, message);
-    caught = error;
-    return true;
-  });
-  assert.ok(caught);
-  return caught;
-}
+import { assertBadRequest } from './template.fixtures.ts';
 
 describe('buildUrl', () => {
   it('substitutes parameters and defaults', () => {

@@ -2,7 +2,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { ServiceError } from '../domain/errors.ts';
 import { escapeRequestParameters, isJson, mergeParameters, toParameterMap } from './parameters.ts';
 import {
   addToStringParameters,
@@ -12,21 +11,7 @@ import {
   fillNullParameters,
   isJsonOrNdjson,
 } from './payload.ts';
-
-function assertBadRequest(action: () => unknown, message: string | RegExp): ServiceError {
-  let caught: ServiceError | undefined;
-  assert.throws(action, (error: unknown) => {
-    assert.ok(ServiceError.isInstance(error), 'a ServiceError');
-    assert.equal(error.code, 'bad_request');
-    assert.equal(error.status, 400);
-    if (typeof message === 'string') assert.equal(error.message, message);
-    else assert.match(error.message, message);
-    caught = error;
-    return true;
-  });
-  assert.ok(caught);
-  return caught;
-}
+import { assertBadRequest } from './template.fixtures.ts';
 
 /** The request path of §7.1/§7.2: JSON values to strings, escaping, merge. */
 function requestParameters(

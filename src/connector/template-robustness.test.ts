@@ -1,18 +1,8 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: ml-commons placeholders are literal text in these tests.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ServiceError } from '../domain/errors.ts';
-import { check } from './template.fixtures.ts';
+import { assertBadRequest, check } from './template.fixtures.ts';
 import { maxSubstitutionWork, substitute } from './template.ts';
-
-function assertBadRequest(action: () => unknown, message: RegExp): void {
-  assert.throws(action, (error: unknown) => {
-    assert.ok(ServiceError.isInstance(error), 'a ServiceError');
-    assert.equal(error.code, 'bad_request');
-    assert.match(error.message, message);
-    return true;
-  });
-}
 
 describe('substitute: recursion and cycles', () => {
   check([

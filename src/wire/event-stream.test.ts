@@ -3,8 +3,8 @@ import { describe, test } from 'node:test';
 import { crc32 } from 'node:zlib';
 import { EventStreamCodec, Int64, type MessageHeaders } from '@smithy/eventstream-codec';
 import fc from 'fast-check';
-import { ErrorCode, ServiceError } from '../domain/errors.ts';
 import {
+  assertProtocolError,
   cut,
   cutPoints,
   decode,
@@ -45,12 +45,6 @@ const frame = (headers: Record<string, string>, payload: string): EventStreamFra
   headers,
   payload: utf8(payload),
 });
-
-function assertProtocolError(error: unknown, pattern: RegExp): void {
-  assert.ok(ServiceError.isInstance(error), `expected a ServiceError, got ${String(error)}`);
-  assert.equal(error.code, ErrorCode.UpstreamProtocol);
-  assert.match(error.message, pattern);
-}
 
 /**
  * A frame with the given raw parts and correct checksums, however wrong its declared lengths are

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { ErrorCode, ServiceError } from '../domain/errors.ts';
 import {
+  assertProtocolError,
   cut,
   cutPoints,
   decode,
@@ -24,12 +24,6 @@ function linesOf(bytes: Uint8Array | string, options?: NdjsonDecoderOptions): st
   const outcome = decode(ndjson(options), [typeof bytes === 'string' ? utf8(bytes) : bytes]);
   assert.equal(outcome.error, undefined);
   return outcome.frames.map((next) => next.line);
-}
-
-function assertProtocolError(error: unknown, pattern: RegExp): void {
-  assert.ok(ServiceError.isInstance(error), `expected a ServiceError, got ${String(error)}`);
-  assert.equal(error.code, ErrorCode.UpstreamProtocol);
-  assert.match(error.message, pattern);
 }
 
 // An Ollama-style stream with every line shape the decoder distinguishes.

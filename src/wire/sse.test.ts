@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { ErrorCode, ServiceError } from '../domain/errors.ts';
 import {
+  assertProtocolError,
   cut,
   cutPoints,
   decode,
@@ -26,12 +26,6 @@ function framesOf(text: string | Uint8Array): SseFrame[] {
   const outcome = decode(sse(), [typeof text === 'string' ? utf8(text) : text]);
   assert.equal(outcome.error, undefined);
   return outcome.frames;
-}
-
-function assertProtocolError(error: unknown, pattern: RegExp): void {
-  assert.ok(ServiceError.isInstance(error), `expected a ServiceError, got ${String(error)}`);
-  assert.equal(error.code, ErrorCode.UpstreamProtocol);
-  assert.match(error.message, pattern);
 }
 
 // Every rule the spec sets for the line grammar, once each; the split tests below re-run this.

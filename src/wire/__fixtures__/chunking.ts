@@ -2,7 +2,9 @@
  * Test helpers shared by the wire decoder tests: ways of cutting one byte stream into chunks, and
  * a runner that feeds them to a fresh decoder and collects what came out.
  */
+import assert from 'node:assert/strict';
 import fc from 'fast-check';
+import { ErrorCode, ServiceError } from '../../domain/errors.ts';
 import type { WireDecoder } from '../limits.ts';
 
 export type DecoderFactory<F> = (onFrame: (frame: F) => void) => WireDecoder;
@@ -79,4 +81,11 @@ export function thrown(action: () => void): unknown {
     return error;
   }
   return undefined;
+}
+
+/** The decoders' one failure shape: ServiceError(upstream_protocol) with a message matching. */
+export function assertProtocolError(error: unknown, pattern: RegExp): void {
+  assert.ok(ServiceError.isInstance(error), `expected a ServiceError, got ${String(error)}`);
+  assert.equal(error.code, ErrorCode.UpstreamProtocol);
+  assert.match(error.message, pattern);
 }
