@@ -93,16 +93,19 @@ export class StreamService {
         throw new ServiceError(ErrorCode.UpstreamProtocol, 'The remote service sent no events');
       first = result.value;
     } catch (error) {
+      // Judged before aborting: afterwards every failure would look like a cancellation.
+      const failure = failureOf(error, controller.signal);
       release();
       controller.abort();
       await parts?.return();
-      throw failureOf(error, controller.signal);
+      throw failure;
     }
     const errorOfFirst = first.find((part) => part.type === 'error');
     if (errorOfFirst !== undefined && first.length === 1) {
       // The provider refused before producing anything: still time for a proper HTTP error.
       release();
       controller.abort();
+      await parts.return();
       throw new ServiceError(ErrorCode.Upstream, errorOfFirst.message, {
         status: errorOfFirst.status,
       });
