@@ -11,6 +11,7 @@
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { drained } from '../src/api/sse.ts';
 import {
   epochNow,
   type MockCounters,
@@ -107,19 +108,6 @@ function waitOrClose(response: ServerResponse, milliseconds: number): Promise<vo
       resolve();
     };
     const timer = setTimeout(done, milliseconds);
-    response.once('close', done);
-  });
-}
-
-/** Resolves on `drain`, or on `close` if the client leaves while the mock waits. */
-function drained(response: ServerResponse): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      response.off('drain', done);
-      response.off('close', done);
-      resolve();
-    };
-    response.once('drain', done);
     response.once('close', done);
   });
 }

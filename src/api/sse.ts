@@ -73,8 +73,8 @@ function record(outcome: StreamOutcome, last: StreamPart | undefined): void {
   }
 }
 
-/** Resolves on `drain`, or on `close` if the client leaves while Sluice waits. */
-function drained(response: ServerResponse): Promise<void> {
+/** Resolves on `drain`, or on `close` if the client leaves while the writer waits. */
+export function drained(response: ServerResponse): Promise<void> {
   return new Promise((resolve) => {
     const done = () => {
       response.off('drain', done);

@@ -7,6 +7,7 @@
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { drained } from '../api/sse.ts';
 
 export interface DemoProvider {
   /** `http://127.0.0.1:<port>` */
@@ -85,7 +86,8 @@ async function handle(request: IncomingMessage, response: ServerResponse): Promi
     gone = true;
   });
   const send = async (data: string) => {
-    if (!response.write(`data: ${data}\n\n`)) await once(response, 'drain');
+    // Waiting for drain alone would wait forever for a client that left.
+    if (!response.write(`data: ${data}\n\n`)) await drained(response);
   };
   await send(JSON.stringify(chunk({ role: 'assistant', content: '' }, null)));
   for (const token of tokens) {
