@@ -1,12 +1,12 @@
 /**
  * The child processes of a benchmark run: the mock upstream (forked, with an IPC channel), a real
- * Sluice node (`src/main.ts`, as an operator starts it) and, for the cluster scenario, an embedded
+ * Sluice node (the bundle `npm start` runs, built from the checkout under test) and, for the cluster scenario, an embedded
  * PostgreSQL (in its own forked keeper, `postgres-keeper.ts`) with a coordinator and an ML node.
  * Every child is registered for cleanup, which run.ts triggers on success, failure, signals and
  * its own watchdog.
  */
-import { type ChildProcess, fork, spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { type ChildProcess, fork, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -228,12 +228,34 @@ export interface SluiceNode {
 export interface SluiceOptions {
   /** Extra Node flags for the Sluice process, e.g. `--cpu-prof`. */
   nodeFlags: string[];
-  /** Checkout to run `src/main.ts` from; this repository when undefined. */
+  /** Checkout to build and run Sluice from; this repository when undefined. */
   root: string | undefined;
-  /** More arguments for `src/main.ts` (cluster: `--node-roles`, `--flight-port`, ...). */
+  /** More arguments for the node (cluster: `--node-roles`, `--flight-port`, ...). */
   args?: string[];
   /** More environment (cluster: `SLUICE_DATABASE_URL`, secrets). */
   env?: Record<string, string>;
+}
+
+const entries = new Map<string, string>();
+
+/**
+ * How to start Sluice from `checkout` as `npm start` does: build its bundle (once per run) and
+ * run it. A checkout from before the bundle existed runs its sources through tsx, as it did then.
+ */
+function sluiceEntry(checkout: string): string {
+  const known = entries.get(checkout);
+  if (known !== undefined) return known;
+  let entry = 'src/main.ts';
+  if (existsSync(join(checkout, 'scripts/build.ts'))) {
+    const built = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/build.ts'], {
+      cwd: checkout,
+      encoding: 'utf8',
+    });
+    if (built.status !== 0) throw new Error(`build failed in ${checkout}: ${built.stderr}`);
+    entry = 'dist/main.js';
+  }
+  entries.set(checkout, entry);
+  return entry;
 }
 
 export async function startSluice(options: SluiceOptions): Promise<SluiceNode> {
@@ -245,11 +267,12 @@ export async function startSluice(options: SluiceOptions): Promise<SluiceNode> {
       // Only picks a free port for the inspector; it stays off until SIGUSR1 (memory scenarios).
       '--inspect-port=127.0.0.1:0',
       ...options.nodeFlags,
+      // tsx for the orphan guard (a .ts file of this checkout); the bundle itself is plain JS.
       '--import',
       'tsx',
       '--import',
       join(root, 'bench/orphan-guard.ts'),
-      'src/main.ts',
+      sluiceEntry(options.root ?? root),
       '--http-port',
       '0',
       '--data-dir',

@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startEmbeddedPostgres } from '../test/helpers/embedded-postgres.ts';
+import { buildServer } from './build.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
@@ -30,6 +31,8 @@ const plan: NodePlan[] = [
 
 async function main(): Promise<void> {
   const directory = await mkdtemp(join(tmpdir(), 'sluice-cluster-'));
+  // The nodes run the bundle, as `npm start` does.
+  const entry = await buildServer();
   process.stdout.write('Starting PostgreSQL (embedded)…\n');
   const postgres = await startEmbeddedPostgres();
   const databaseUrl = postgres.connectionString(await postgres.createDatabase());
@@ -61,9 +64,8 @@ async function main(): Promise<void> {
     const child = spawn(
       process.execPath,
       [
-        '--import',
-        'tsx',
-        'src/main.ts',
+        '--enable-source-maps',
+        entry,
         '--node-name',
         node.name,
         '--node-roles',

@@ -1,6 +1,6 @@
 /**
- * Sluice as a real child process (`node --import tsx src/main.ts`), for tests that need a real
- * restart or real signals. Resolves once the node printed its listening line.
+ * Sluice as a real child process (`node --import tsx src/main.ts`, or a built bundle), for tests
+ * that need a real restart or real signals. Resolves once the node printed its listening line.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -21,8 +21,10 @@ export interface ProcessNode {
 export async function startProcessNode(
   args: string[],
   env: Record<string, string> = {},
+  /** A file built by scripts/build.ts; the sources through tsx when undefined. */
+  bundle?: string,
 ): Promise<ProcessNode> {
-  const { child, output } = spawnNode(args, env);
+  const { child, output } = spawnNode(args, env, bundle);
   const listening = await new Promise<RegExpMatchArray>((resolve, reject) => {
     const onData = () => {
       const match = output().match(
@@ -64,12 +66,14 @@ export async function runFailingNode(
   return { code: code as number | null, output: output() };
 }
 
-/** Spawns `src/main.ts` with its stdout and stderr collected into one text. */
+/** Spawns the node with its stdout and stderr collected into one text. */
 function spawnNode(
   args: string[],
   env: Record<string, string>,
+  bundle?: string,
 ): { child: ChildProcess; output: () => string } {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], {
+  const entry = bundle === undefined ? ['--import', 'tsx', 'src/main.ts'] : [bundle];
+  const child = spawn(process.execPath, [...entry, ...args], {
     cwd: root,
     env: { ...process.env, SLUICE_LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
