@@ -14,8 +14,8 @@ import {
   createGuardedLookup,
   parseEndpointUrl,
 } from './endpoint-guard.ts';
+import { isReleased, type ResponseHead, ResponseStream } from './response-stream.ts';
 import { isRetryableStatus, type RetryTools, runWithRetry } from './retry.ts';
-import { streamOf } from './stream-body.ts';
 import {
   cancellationError,
   providerError,
@@ -161,6 +161,49 @@ function failure(error: unknown, signal: AbortSignal, limits: TimeoutLimits): Se
   return signal.aborted ? cancellationError(signal) : toUpstreamError(error, limits);
 }
 
+function streamFailure(error: unknown, signal: AbortSignal, limits: TimeoutLimits): ServiceError {
+  if (signal.aborted) return cancellationError(signal);
+  if (isReleased(error)) {
+    return new ServiceError(ErrorCode.Canceled, 'The upstream stream was released');
+  }
+  return toUpstreamError(error, limits);
+}
+
+/**
+ * Starts a streaming request on the handler API (see response-stream.ts for why not
+ * `request()`). Like `dispatch`, an abort settles it at once, even while it waits for a socket.
+ */
+function dispatchStream(
+  agent: Agent,
+  call: UpstreamCall,
+  signal: AbortSignal,
+  timeouts: DispatchTimeouts,
+  limits: TimeoutLimits,
+): ResponseStream {
+  const stream = new ResponseStream(signal, (error) => streamFailure(error, signal, limits));
+  const previous = dispatchingSignal;
+  dispatchingSignal = signal;
+  try {
+    const url = new URL(call.url);
+    agent.dispatch(
+      {
+        origin: url.origin,
+        path: `${url.pathname}${url.search}`,
+        method: call.method.toUpperCase() as Dispatcher.HttpMethod,
+        headers: call.headers,
+        body: call.body === '' ? null : call.body,
+        ...timeouts,
+      },
+      stream,
+    );
+  } catch (error) {
+    stream.fail(error);
+  } finally {
+    dispatchingSignal = previous;
+  }
+  return stream;
+}
+
 export class UpstreamClient {
   readonly #endpointPolicy: () => EndpointPolicy;
   readonly #maxResponseBytes: number;
@@ -231,25 +274,29 @@ export class UpstreamClient {
       config,
       signal,
       {
-        attempt: async () => {
+        attempt: async (): Promise<ResponseHead & { stream: ResponseStream }> => {
           const { agent, target } = this.#prepare(call, config);
           const outgoing = sign === undefined ? target : await sign(target);
           lastSent = outgoing;
-          try {
-            return await dispatch(agent, outgoing, signal, timeouts);
-          } catch (error) {
-            throw failure(error, signal, limits);
-          }
+          const stream = dispatchStream(agent, outgoing, signal, timeouts, limits);
+          return { ...(await stream.head), stream };
         },
-        shouldRetryResult: (candidate) => isRetryableStatus(candidate.statusCode),
-        discardResult: (candidate) => releaseBody(candidate.body),
+        shouldRetryResult: (candidate) => isRetryableStatus(candidate.status),
+        discardResult: (candidate) => candidate.stream.release(),
       },
       this.#retryTools,
     );
-    if (response.statusCode < 200 || response.statusCode > 299) {
-      throw await providerError(response, lastSent.headers, config.read_timeout * 1000, signal);
+    const { stream } = response;
+    if (response.status < 200 || response.status > 299) {
+      const answer = { statusCode: response.status, body: stream, release: () => stream.release() };
+      throw await providerError(answer, lastSent.headers, config.read_timeout * 1000, signal);
     }
-    return streamOf(response, signal, limits);
+    return {
+      status: response.status,
+      headers: response.headers,
+      body: stream,
+      abort: () => stream.release(),
+    };
   }
 
   /** Destroys every agent; calls still in flight fail. */

@@ -189,24 +189,31 @@ export function releaseBody(body: Readable): void {
 
 function ignore(): void {}
 
+/** A non-2xx answer whose body explains it; `release` closes it. */
+export interface ErrorResponse {
+  statusCode: number;
+  body: AsyncIterable<Uint8Array>;
+  release(): void;
+}
+
 /**
  * ServiceError(upstream) for a non-2xx answer, carrying the provider's status and the start of
  * its body. A provider that sends error headers and then stalls must not hold the call, hence
  * the timer; the rest of the body is dropped with the socket.
  */
 export async function providerError(
-  response: { statusCode: number; body: Readable },
+  response: ErrorResponse,
   sentHeaders: Record<string, string>,
   timeoutMilliseconds: number,
   signal: AbortSignal,
 ): Promise<ServiceError> {
   const { body, statusCode } = response;
   const timer =
-    timeoutMilliseconds > 0 ? setTimeout(() => releaseBody(body), timeoutMilliseconds) : undefined;
-  const chunks: Buffer[] = [];
+    timeoutMilliseconds > 0 ? setTimeout(() => response.release(), timeoutMilliseconds) : undefined;
+  const chunks: Uint8Array[] = [];
   let total = 0;
   try {
-    for await (const chunk of body as AsyncIterable<Buffer>) {
+    for await (const chunk of body) {
       chunks.push(chunk);
       total += chunk.length;
       if (total >= errorBodyReadBytes) break;
@@ -215,7 +222,7 @@ export async function providerError(
     // A broken error body still yields what arrived; the status tells the story.
   } finally {
     clearTimeout(timer);
-    releaseBody(body);
+    response.release();
   }
   if (signal.aborted) return cancellationError(signal);
   const text = redactSecrets(Buffer.concat(chunks).toString('utf8'), sentHeaders);
