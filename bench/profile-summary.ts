@@ -5,11 +5,13 @@
  * (gRPC, Arrow, JSON, HTTP, ...), self time by function and by package (or src/ folder), so a
  * failed target can be traced to its cause without opening DevTools.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { SourceMap } from 'node:module';
+import { fileURLToPath } from 'node:url';
 
 interface ProfileNode {
   id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number };
+  callFrame: { functionName: string; url: string; lineNumber: number; columnNumber: number };
   children?: number[];
 }
 
@@ -87,6 +89,32 @@ if (path === undefined) {
 }
 const top = Number(topArgument ?? 30);
 const profile = JSON.parse(readFileSync(path, 'utf8')) as Profile;
+
+/**
+ * Frames of the bundle (`npm start` runs dist/main.js) are mapped back to their src/ file and
+ * line through the bundle's source map, so areas and activities name src/ folders as before.
+ */
+const sourceMaps = new Map<string, SourceMap | undefined>();
+function sourceMapOf(url: string): SourceMap | undefined {
+  if (!url.startsWith('file://') || !url.endsWith('.js') || url.includes('/node_modules/'))
+    return undefined;
+  if (!sourceMaps.has(url)) {
+    const mapFile = `${fileURLToPath(url)}.map`;
+    sourceMaps.set(
+      url,
+      existsSync(mapFile) ? new SourceMap(JSON.parse(readFileSync(mapFile, 'utf8'))) : undefined,
+    );
+  }
+  return sourceMaps.get(url);
+}
+for (const node of profile.nodes) {
+  const frame = node.callFrame;
+  const entry = sourceMapOf(frame.url)?.findEntry(frame.lineNumber, frame.columnNumber);
+  if (entry !== undefined && 'originalSource' in entry) {
+    frame.url = new URL(entry.originalSource, frame.url).href;
+    frame.lineNumber = entry.originalLine;
+  }
+}
 const byId = new Map(profile.nodes.map((node) => [node.id, node]));
 
 /** Where a frame's code lives: an npm package, a src/ folder, or Node itself. */

@@ -135,7 +135,8 @@ export class PredictService {
   async admit(modelId: string): Promise<AdmittedModel> {
     const { rateLimiters, eligibleNodeCount } = this.#dependencies;
     const model = await this.gate(modelId);
-    const nodes = eligibleNodeCount?.(model) ?? 1;
+    // Counting nodes walks the membership: only a model with a limit needs it.
+    const nodes = model.rate_limiter === undefined ? 1 : (eligibleNodeCount?.(model) ?? 1);
     if (!rateLimiters.tryAcquire(modelId, model.rate_limiter, nodes)) {
       throw new ServiceError(ErrorCode.TooManyRequests, 'Request is throttled at model level.');
     }
