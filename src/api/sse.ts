@@ -26,18 +26,15 @@ export interface StreamOutcome {
   durationMs: number;
 }
 
+/**
+ * The client leaving is handled by whoever owns the stream's controller (the route: see
+ * client-signal.ts), which stops the upstream at once; here it only ends the writing.
+ */
 export async function writeSse(
   response: ServerResponse,
   stream: OpenStream,
   startedAt: number,
 ): Promise<StreamOutcome> {
-  let clientGone = false;
-  const onClose = () => {
-    if (response.writableFinished) return;
-    clientGone = true;
-    stream.cancel();
-  };
-  response.once('close', onClose);
   const outcome: StreamOutcome = {
     outcome: 'completed',
     events: 0,
@@ -47,16 +44,19 @@ export async function writeSse(
   try {
     response.writeHead(200, sseHeaders);
     for await (const batch of stream.batches) {
-      if (clientGone) break;
+      if (response.destroyed) break;
       outcome.firstEventMs ??= performance.now() - startedAt;
       outcome.events += batch.length;
       record(outcome, batch.at(-1));
       if (!response.write(encodeBatch(batch))) await drained(response);
-      if (clientGone) break;
+      if (response.destroyed) break;
     }
   } finally {
-    response.off('close', onClose);
-    if (clientGone) outcome.outcome = 'client_closed';
+    if (response.destroyed && !response.writableFinished) {
+      outcome.outcome = 'client_closed';
+      // Also when the loop ended because the stream failed the moment the client left.
+      stream.cancel();
+    }
     if (!response.writableEnded) response.end();
     outcome.durationMs = performance.now() - startedAt;
   }

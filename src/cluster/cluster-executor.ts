@@ -57,13 +57,18 @@ export class ClusterExecutor implements PredictionExecutor {
     });
   }
 
-  async openStream(modelId: string, body: PredictBody, signal: AbortSignal): Promise<OpenStream> {
+  async openStream(
+    modelId: string,
+    body: PredictBody,
+    controller: AbortController,
+  ): Promise<OpenStream> {
     if (!this.#dependencies.settings.current().streamEnabled) {
       throw new ServiceError(ErrorCode.BadRequest, streamDisabledMessage);
     }
     return this.#onFirstAvailable(modelId, async (node, local) => {
-      if (local !== undefined) return local.openStream(modelId, body, signal);
-      return this.#remoteStream(node, modelId, body, signal);
+      if (local !== undefined) return local.openStream(modelId, body, controller);
+      // Each node tried gets a controller of its own: giving up on one must not end the request.
+      return this.#remoteStream(node, modelId, body, controller.signal);
     });
   }
 

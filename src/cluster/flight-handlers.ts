@@ -8,6 +8,14 @@ import type { StreamPart } from '../domain/stream-part.ts';
 import type { PredictionExecutor } from '../predict/executor.ts';
 import { decodeTicket, predictAction } from './ticket.ts';
 
+/** A controller of the stream's own that the call's cancellation aborts. */
+function following(signal: AbortSignal): AbortController {
+  const controller = new AbortController();
+  if (signal.aborted) controller.abort(signal.reason);
+  else signal.addEventListener('abort', () => controller.abort(signal.reason), { once: true });
+  return controller;
+}
+
 export function predictionHandlers(local: PredictionExecutor) {
   return {
     async *doGet(
@@ -15,7 +23,7 @@ export function predictionHandlers(local: PredictionExecutor) {
       context: { signal: AbortSignal },
     ): AsyncGenerator<StreamPart[]> {
       const { modelId, body } = decodeTicket(ticket);
-      const stream = await local.openStream(modelId, body, context.signal);
+      const stream = await local.openStream(modelId, body, following(context.signal));
       yield* stream.batches;
     },
     async doAction(

@@ -9,12 +9,16 @@ import type { OpenStream, StreamService } from './stream-service.ts';
 
 export interface PredictionExecutor {
   predict(modelId: string, body: PredictBody, signal: AbortSignal): Promise<InferenceResponse>;
-  openStream(modelId: string, body: PredictBody, signal: AbortSignal): Promise<OpenStream>;
+  /**
+   * `controller` is aborted when the client leaves; the stream aborts it too (a deadline, an
+   * early end), so it must belong to this one request.
+   */
+  openStream(modelId: string, body: PredictBody, controller: AbortController): Promise<OpenStream>;
 }
 
 export function localExecutor(predict: PredictService, streams: StreamService): PredictionExecutor {
   return {
     predict: (modelId, body, signal) => predict.predict(modelId, body, signal),
-    openStream: (modelId, body, signal) => streams.open(modelId, body, signal),
+    openStream: (modelId, body, controller) => streams.open(modelId, body, controller),
   };
 }

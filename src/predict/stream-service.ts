@@ -4,8 +4,8 @@
  * ServiceError for each, so the edge can answer with a proper HTTP status. Once it returns, the
  * stream is committed: later failures arrive as one final `error` part, never as a normal end.
  *
- * One AbortController per attempt carries every reason to stop the upstream: client gone, a
- * deadline, the consumer returning early.
+ * One AbortController per request carries every reason to stop the upstream: client gone (the
+ * edge aborts it), a deadline, the consumer returning early.
  */
 import type { SettingsService } from '../control/settings-service.ts';
 import { ErrorCode, isAbortError, ServiceError } from '../domain/errors.ts';
@@ -45,7 +45,7 @@ export class StreamService {
     this.#dependencies = dependencies;
   }
 
-  async open(modelId: string, body: PredictBody, clientSignal: AbortSignal): Promise<OpenStream> {
+  async open(modelId: string, body: PredictBody, controller: AbortController): Promise<OpenStream> {
     const { settings, predict, upstream } = this.#dependencies;
     if (!settings.current().streamEnabled) {
       throw new ServiceError(ErrorCode.BadRequest, streamDisabledMessage);
@@ -65,15 +65,8 @@ export class StreamService {
       totalMs: config.total_timeout === undefined ? undefined : config.total_timeout * 1000,
     };
 
-    const controller = new AbortController();
-    const onClientGone = () => controller.abort(clientSignal.reason);
-    clientSignal.addEventListener('abort', onClientGone, { once: true });
-    if (clientSignal.aborted) onClientGone();
     const timers = new StreamTimers(deadlines, (reason) => controller.abort(reason));
-    const release = () => {
-      timers.dispose();
-      clientSignal.removeEventListener('abort', onClientGone);
-    };
+    const release = () => timers.dispose();
 
     let parts: AsyncGenerator<StreamPart[], void, void> | undefined;
     let first: StreamPart[];

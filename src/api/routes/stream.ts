@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { PredictionExecutor } from '../../predict/executor.ts';
 import { readPredictBody } from '../../predict/prepare.ts';
-import { clientGoneSignal } from '../client-signal.ts';
+import { clientGoneController } from '../client-signal.ts';
 import { writeSse } from '../sse.ts';
 
 /**
@@ -14,11 +14,10 @@ export function streamRoutes(app: FastifyInstance, executor: PredictionExecutor)
     '/_plugins/_ml/models/:model_id/_predict/stream',
     async (request, reply) => {
       const startedAt = performance.now();
-      const signal = clientGoneSignal(reply.raw);
       const stream = await executor.openStream(
         request.params.model_id,
         readPredictBody(request.body),
-        signal,
+        clientGoneController(reply.raw),
       );
       reply.hijack();
       const outcome = await writeSse(reply.raw, stream, startedAt);
