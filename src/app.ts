@@ -33,6 +33,8 @@ export interface AppDependencies {
   store: Store;
 }
 
+const isStreamUrl = (url: string): boolean => /\/_predict\/stream(?:[?#]|$)/.test(url);
+
 export function buildApp(dependencies: AppDependencies): FastifyInstance {
   const app = Fastify({
     loggerInstance: dependencies.logger,
@@ -40,6 +42,10 @@ export function buildApp(dependencies: AppDependencies): FastifyInstance {
     // Streams may be open for minutes; closing must not wait for them forever.
     forceCloseConnections: true,
     return503OnClosing: true,
+    // A stream logs one summary line of its own when it ends (outcome, events, time to first
+    // event, usage; see routes/stream.ts) or its refusal (the error handler): Fastify's two
+    // lines per request would only repeat it, at a cost per stream.
+    disableRequestLogging: (request) => isStreamUrl(request.url),
   });
 
   // Any content type is read as JSON: `curl -d` sends form encoding by default, and ml-commons

@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { capturingLogger, startTestNode, type TestNode } from '../../test/helpers/test-node.ts';
+import { postStream } from '../../test/helpers/sse-client.ts';
 import { type MockProvider, startMockProvider } from '../../test/mock-provider/server.ts';
 
 function openAiConnector(url: string) {
@@ -87,6 +88,25 @@ describe('stream lifecycle', () => {
     const entry = JSON.parse(lines.find((line) => line.includes('"stream client_closed"')) ?? '{}');
     assert.equal(entry.outcome, 'client_closed');
     assert.equal(entry.model_id, modelId);
+  });
+
+  it('a stream logs one summary line, not the per-request lines of other routes', async () => {
+    const modelId = await register(mock.urlFor('openai'));
+    const from = lines.length;
+    const result = await postStream(baseUrl, `/_plugins/_ml/models/${modelId}/_predict/stream`, {
+      parameters: { messages: [{ role: 'user', content: 'Hi' }] },
+    });
+    assert.equal(result.status, 200);
+    await node.call('GET', `/_plugins/_ml/models/${modelId}`);
+    const entries = lines.slice(from).map((line) => JSON.parse(line));
+    const ofStream = entries.filter((entry) => entry.req?.url?.includes('_predict/stream'));
+    assert.deepEqual(ofStream, [], 'no "incoming request" line for a stream');
+    const summaries = entries.filter((entry) => entry.msg === 'stream completed');
+    assert.equal(summaries.length, 1);
+    assert.equal(summaries[0].model_id, modelId);
+    assert.ok(summaries[0].reqId, 'the summary names its request');
+    // Other routes keep Fastify's request lines.
+    assert.ok(entries.some((entry) => entry.msg === 'incoming request'));
   });
 
   it('a client leaving before the first token cancels the upstream request', async () => {
