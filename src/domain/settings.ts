@@ -17,18 +17,20 @@ interface SettingDefinition<T extends SettingValue> {
 }
 
 const trustedEndpointsDefault = [
-  // ml-commons defaults, verbatim.
-  '^https://runtime\\.sagemaker\\..*[a-z0-9-]\\.amazonaws\\.com/.*$',
-  '^https://api\\.sagemaker\\..*[a-z0-9-]\\.amazonaws\\.com/.*$',
+  // ml-commons defaults with one change. In ml-commons' AWS patterns (`bedrock-runtime\\..*[a-z0-9-]
+  // \\.amazonaws…`) the `.*` may cross the host: `https://bedrock-runtime.evil.example/x.amazonaws
+  // .com/` matches. Here the region part is `[a-z0-9.-]*`, which stays inside the host name.
+  '^https://runtime\\.sagemaker\\.[a-z0-9.-]*[a-z0-9-]\\.amazonaws\\.com/.*$',
+  '^https://api\\.sagemaker\\.[a-z0-9.-]*[a-z0-9-]\\.amazonaws\\.com/.*$',
   '^https://api\\.openai\\.com/.*$',
   '^https://api\\.cohere\\.ai/.*$',
   '^https://api\\.deepseek\\.com/.*$',
-  '^https://bedrock-runtime\\..*[a-z0-9-]\\.amazonaws\\.com/.*$',
-  '^https://bedrock-agent-runtime\\..*[a-z0-9-]\\.amazonaws\\.com/.*$',
-  '^https://bedrock\\..*[a-z0-9-]\\.amazonaws\\.com/.*$',
-  '^https://textract\\..*[a-z0-9-]\\.amazonaws\\.com$',
-  '^https://comprehend\\..*[a-z0-9-]\\.amazonaws\\.com$',
-  '^https://rekognition(-fips)?\\..*[a-z0-9-]\\.amazonaws\\.com$',
+  '^https://bedrock-runtime\\.[a-z0-9.-]*[a-z0-9-]\\.amazonaws\\.com/.*$',
+  '^https://bedrock-agent-runtime\\.[a-z0-9.-]*[a-z0-9-]\\.amazonaws\\.com/.*$',
+  '^https://bedrock\\.[a-z0-9.-]*[a-z0-9-]\\.amazonaws\\.com/.*$',
+  '^https://textract\\.[a-z0-9.-]*[a-z0-9-]\\.amazonaws\\.com$',
+  '^https://comprehend\\.[a-z0-9.-]*[a-z0-9-]\\.amazonaws\\.com$',
+  '^https://rekognition(-fips)?\\.[a-z0-9.-]*[a-z0-9-]\\.amazonaws\\.com$',
   // Sluice additions: the providers it streams from natively.
   '^https://api\\.anthropic\\.com/.*$',
   '^https://api\\.cohere\\.com/.*$',

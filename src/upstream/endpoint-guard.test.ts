@@ -31,6 +31,18 @@ describe('checkTrustedEndpoint', () => {
     );
   });
 
+  it('refuses look-alike hosts that the ml-commons AWS patterns let through', () => {
+    for (const url of [
+      'https://bedrock-runtime.evil.example/x.amazonaws.com/model/m/converse',
+      'https://runtime.sagemaker.evil.example/a.amazonaws.com/endpoints/e/invocations',
+      'https://bedrock.evil.example/?.amazonaws.com/',
+    ]) {
+      assert.throws(() => checkTrustedEndpoint(url, defaults), badRequestWith(/not matching/), url);
+    }
+    checkTrustedEndpoint('https://runtime.sagemaker.eu-west-3.amazonaws.com/endpoints/e', defaults);
+    checkTrustedEndpoint('https://bedrock-agent-runtime.us-gov-west-1.amazonaws.com/x', defaults);
+  });
+
   it('refuses other hosts with the ml-commons message', () => {
     assert.throws(
       () => checkTrustedEndpoint('https://evil.example.com/v1/chat/completions', defaults),
