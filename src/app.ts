@@ -2,7 +2,7 @@
  * buildApp(dependencies) → a Fastify instance with every route, never listening. main.ts listens;
  * tests call `app.inject()` or listen on port 0.
  */
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import { errorBody, fromFrameworkError } from './api/error-body.ts';
 import { connectorRoutes } from './api/routes/connectors.ts';
 import { modelGroupRoutes } from './api/routes/model-groups.ts';
@@ -45,7 +45,9 @@ export function buildApp(dependencies: AppDependencies): FastifyInstance {
     // A stream logs one summary line of its own when it ends (outcome, events, time to first
     // event, usage; see routes/stream.ts) or its refusal (the error handler): Fastify's two
     // lines per request would only repeat it, at a cost per stream.
-    disableRequestLogging: (request) => isStreamUrl(request.url),
+    logController: new LogController({
+      disableRequestLogging: (request) => isStreamUrl(request.url),
+    }),
   });
 
   // Any content type is read as JSON: `curl -d` sends form encoding by default, and ml-commons
