@@ -6,7 +6,9 @@
  *
  * 1. Arrow IPC per record batch, in this process: `partsToRecordBatch` + `encodeRecordBatchMessage`
  *    (the ML node's side) and `FlightStreamDecoder.read` + `recordBatchToParts` (the
- *    coordinator's), over the batches of one stream: 32 text parts, 32 text parts, a finish.
+ *    coordinator's), over the batches of one stream: 32 text parts, 32 text parts, a finish;
+ *    then the same batches through part-codec.ts (`encodePartsMessage`, `PartsMessageDecoder`),
+ *    the two taking turns.
  * 2. `FlightClient.doGet` against `startFlightServer` in a child process on 127.0.0.1, each call
  *    streaming those three batches, the consumer leaving at the finish part as the coordinator
  *    does: calls/s, CPU µs per call on each side, and time to the first batch, at concurrency
@@ -25,6 +27,7 @@ import {
   FlightStreamDecoder,
   type IpcMessage,
 } from '../src/flight/ipc.ts';
+import { encodePartsMessage, PartsMessageDecoder } from '../src/flight/part-codec.ts';
 import {
   assertStreamPartSchema,
   partsToRecordBatch,
@@ -73,35 +76,80 @@ async function serve(): Promise<void> {
   process.on('disconnect', () => process.exit(0));
 }
 
-function arrowPerBatch(seconds: number): { encodeUs: number; decodeUs: number } {
-  const schema = encodeSchemaMessage(streamPartSchema);
+interface Codec {
+  encode(parts: readonly StreamPart[]): IpcMessage;
+  /** A decoder for one stream; `read` returns the parts of a batch message. */
+  decoder(): { read(message: IpcMessage): unknown };
+}
+
+/** The same batches through each codec: apache-arrow's object model, and part-codec.ts. */
+const codecs: Record<string, Codec> = {
+  'apache-arrow': {
+    encode: (parts) => encodeRecordBatchMessage(partsToRecordBatch(parts)),
+    decoder() {
+      const decoder = new FlightStreamDecoder(assertStreamPartSchema);
+      return {
+        read(message) {
+          const batch = decoder.read(message);
+          return batch === undefined ? undefined : recordBatchToParts(batch);
+        },
+      };
+    },
+  },
+  'part-codec.ts': {
+    encode: encodePartsMessage,
+    decoder: () => new PartsMessageDecoder(),
+  },
+};
+
+interface PerBatch {
+  encodeMs: number;
+  decodeMs: number;
+  batches: number;
+}
+
+/** One round of 3000 batches (1000 streams) through `codec`, added to `total`. */
+function arrowRound(codec: Codec, schema: IpcMessage, total: PerBatch): void {
   const count = 3 * 1000;
-  let encodeMs = 0;
-  let decodeMs = 0;
-  let batches = 0;
+  let startedAt = performance.now();
+  const messages: IpcMessage[] = [];
+  for (let index = 0; index < count; index += 1) {
+    messages.push(codec.encode(stream[index % 3] ?? finish));
+  }
+  total.encodeMs += performance.now() - startedAt;
+  startedAt = performance.now();
+  let decoder = codec.decoder();
+  for (const [index, message] of messages.entries()) {
+    if (index % 3 === 0) {
+      // A fresh stream: schema first, as every DoGet starts.
+      decoder = codec.decoder();
+      decoder.read(schema);
+    }
+    decoder.read(message);
+  }
+  total.decodeMs += performance.now() - startedAt;
+  total.batches += count;
+}
+
+/** The codecs take turns, round by round, so that a noisy neighbour slows them alike. */
+function arrowPerBatch(seconds: number): Map<string, { encodeUs: number; decodeUs: number }> {
+  const schema = encodeSchemaMessage(streamPartSchema);
+  const totals = new Map(
+    Object.keys(codecs).map((name) => [name, { encodeMs: 0, decodeMs: 0, batches: 0 }]),
+  );
   const deadline = performance.now() + seconds * 1000;
   while (performance.now() < deadline) {
-    let startedAt = performance.now();
-    const messages: IpcMessage[] = [];
-    for (let index = 0; index < count; index += 1) {
-      messages.push(encodeRecordBatchMessage(partsToRecordBatch(stream[index % 3] ?? finish)));
+    for (const [name, codec] of Object.entries(codecs)) {
+      arrowRound(codec, schema, totals.get(name) as PerBatch);
     }
-    encodeMs += performance.now() - startedAt;
-    startedAt = performance.now();
-    let decoder = new FlightStreamDecoder(assertStreamPartSchema);
-    for (const [index, message] of messages.entries()) {
-      if (index % 3 === 0) {
-        // A fresh stream: schema first, as every DoGet starts.
-        decoder = new FlightStreamDecoder(assertStreamPartSchema);
-        decoder.read(schema);
-      }
-      const batch = decoder.read(message);
-      if (batch !== undefined) recordBatchToParts(batch);
-    }
-    decodeMs += performance.now() - startedAt;
-    batches += count;
   }
-  return { encodeUs: (encodeMs * 1000) / batches, decodeUs: (decodeMs * 1000) / batches };
+  const perBatch = (ms: number, batches: number) => (ms * 1000) / batches;
+  return new Map(
+    [...totals].map(([name, { encodeMs, decodeMs, batches }]) => [
+      name,
+      { encodeUs: perBatch(encodeMs, batches), decodeUs: perBatch(decodeMs, batches) },
+    ]),
+  );
 }
 
 async function calls(seconds: number): Promise<void> {
@@ -176,10 +224,11 @@ if (values.serve) {
   await serve();
 } else {
   const seconds = Math.min(30, Math.max(1, Number(values.seconds)));
-  const arrow = arrowPerBatch(seconds);
-  process.stdout.write(
-    `Arrow IPC per batch (32 / 32 / 1 parts): encode ${arrow.encodeUs.toFixed(1)} µs ` +
-      `(ML node), decode ${arrow.decodeUs.toFixed(1)} µs (coordinator)\n`,
-  );
+  for (const [name, arrow] of arrowPerBatch(seconds)) {
+    process.stdout.write(
+      `Arrow IPC per batch (32 / 32 / 1 parts), ${name}: encode ${arrow.encodeUs.toFixed(1)} µs ` +
+        `(ML node), decode ${arrow.decodeUs.toFixed(1)} µs (coordinator)\n`,
+    );
+  }
   await calls(seconds);
 }

@@ -8,8 +8,8 @@ import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { capturingLogger, startTestNode, type TestNode } from '../../test/helpers/test-node.ts';
 import { postStream } from '../../test/helpers/sse-client.ts';
+import { capturingLogger, startTestNode, type TestNode } from '../../test/helpers/test-node.ts';
 import { type MockProvider, startMockProvider } from '../../test/mock-provider/server.ts';
 
 function openAiConnector(url: string) {

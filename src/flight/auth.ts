@@ -4,7 +4,7 @@
  * send (pyarrow: `FlightCallOptions(headers=[(b'authorization', b'Bearer …')])`).
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { Metadata } from '@grpc/grpc-js';
+import type { IncomingHttpHeaders } from 'node:http2';
 
 export const authorizationKey = 'authorization';
 
@@ -15,24 +15,27 @@ export function assertClusterSecret(secret: string): void {
   if (secret.length === 0) throw new Error('Arrow Flight needs a non-empty cluster secret');
 }
 
-/** Metadata for one outgoing call. Metadata objects are mutable, so one per call. */
-export function authorizationMetadata(secret: string): Metadata {
-  const metadata = new Metadata();
-  metadata.set(authorizationKey, bearer(secret));
-  return metadata;
+/**
+ * The metadata (request headers) for outgoing calls. Node copies request headers, so one object
+ * serves every call; it is frozen so that nobody changes it for all of them.
+ */
+export function authorizationMetadata(secret: string): Readonly<Record<string, string>> {
+  return Object.freeze({ [authorizationKey]: bearer(secret) });
 }
 
 /**
  * Returns a check for incoming calls. Both sides are hashed before the constant-time compare, so
- * neither the content nor the length of the secret leaks through timing.
+ * neither the content nor the length of the secret leaks through timing. Node's HTTP/2 keeps only
+ * the first `authorization` header of a request that repeats it (a single-value header there).
  */
-export function createAuthorizationCheck(secret: string): (metadata: Metadata) => boolean {
+export function createAuthorizationCheck(
+  secret: string,
+): (headers: IncomingHttpHeaders) => boolean {
   assertClusterSecret(secret);
   const expected = digest(bearer(secret));
-  return (metadata) => {
-    const values = metadata.get(authorizationKey);
-    const value = values[0];
-    if (values.length !== 1 || typeof value !== 'string') return false;
+  return (headers) => {
+    const value = headers[authorizationKey];
+    if (typeof value !== 'string') return false;
     return timingSafeEqual(digest(value), expected);
   };
 }

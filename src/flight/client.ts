@@ -1,26 +1,21 @@
 /**
  * The coordinator's Arrow Flight client: `doGet` streams an ML node's parts, `doAction` runs a
- * unary action. One instance per ML node address; it keeps one HTTP/2 connection.
+ * unary action. One instance per ML node address; it keeps one HTTP/2 connection
+ * (`http2-channel.ts`), replaced when lost.
  *
- * Each FlightData is decoded the moment grpc-js delivers it (no reader look-ahead, G1), so a
- * token reaches the caller as soon as its batch arrives. Failures surface as ServiceErrors
+ * Each FlightData is decoded the moment it is read (no reader look-ahead, G1), so a token
+ * reaches the caller as soon as its batch arrives. Failures surface as ServiceErrors
  * (`status.ts`): a lost or unreachable node is `upstream_unavailable`, retryable, and
  * `isFlightTransportFailure` tells it apart from an error the node itself reported.
  */
-import { type ChannelOptions, Client, type ClientReadableStream, credentials } from '@grpc/grpc-js';
 import { ErrorCode, ServiceError } from '../domain/errors.ts';
 import type { StreamPart } from '../domain/stream-part.ts';
 import { assertClusterSecret, authorizationMetadata } from './auth.ts';
-import { FlightStreamDecoder } from './ipc.ts';
-import {
-  decodeFlightData,
-  decodeResult,
-  encodeAction,
-  encodeTicket,
-  type FlightData,
-  type Result,
-} from './protocol.ts';
-import { assertStreamPartSchema, recordBatchToParts } from './record-batch.ts';
+import type { ClientCall } from './http2-call.ts';
+import { GrpcChannel } from './http2-channel.ts';
+import type { IpcMessage } from './ipc.ts';
+import { PartsMessageDecoder } from './part-codec.ts';
+import { decodeFlightData, decodeResult, encodeAction, encodeTicket } from './protocol.ts';
 import { flightService } from './service.ts';
 import { abortError, errorFromCall } from './status.ts';
 
@@ -41,32 +36,29 @@ export interface FlightClientOptions {
 
 const defaultMaxMessageBytes = 64 * 1024 * 1024;
 
-/** The part of a grpc-js call that closing the client needs. */
-interface RunningCall {
-  cancel(): void;
+/**
+ * The one place where the client turns Arrow IPC messages into parts: a decoder for one stream
+ * (part-decoder.ts reads the fixed schema straight from the buffers, about 8× cheaper than
+ * apache-arrow's reader), which returns `undefined` for the schema message.
+ */
+function createPartsDecoder(): (message: IpcMessage) => StreamPart[] | undefined {
+  const decoder = new PartsMessageDecoder();
+  return (message) => decoder.read(message);
 }
 
 export class FlightClient {
-  readonly #client: Client;
-  readonly #secret: string;
-  /** grpc-js lets calls outlive `Client.close()`; closing must cancel them (and their streams). */
-  readonly #running = new Set<RunningCall>();
+  readonly #channel: GrpcChannel;
   #closed = false;
 
   /** `address` is `host:port` (IPv6 hosts in brackets). */
   constructor(address: string, options: FlightClientOptions) {
     assertClusterSecret(options.clusterSecret);
-    this.#secret = options.clusterSecret;
-    const channelOptions: ChannelOptions = {
-      'grpc.max_receive_message_length': options.maxReceiveMessageBytes ?? defaultMaxMessageBytes,
-      'grpc.keepalive_time_ms': options.keepaliveTimeMs ?? 5_000,
-      'grpc.keepalive_timeout_ms': options.keepaliveTimeoutMs ?? 2_000,
-      // Reconnect soon after a node restarts at the same address (gRPC's default backs off to
-      // two minutes, during which every call would fail fast as unavailable).
-      'grpc.initial_reconnect_backoff_ms': 200,
-      'grpc.max_reconnect_backoff_ms': 2_000,
-    };
-    this.#client = new Client(address, credentials.createInsecure(), channelOptions);
+    this.#channel = new GrpcChannel(address, {
+      metadata: authorizationMetadata(options.clusterSecret),
+      keepaliveTimeMs: options.keepaliveTimeMs ?? 5_000,
+      keepaliveTimeoutMs: options.keepaliveTimeoutMs ?? 2_000,
+      maxMessageBytes: options.maxReceiveMessageBytes ?? defaultMaxMessageBytes,
+    });
   }
 
   /**
@@ -79,29 +71,21 @@ export class FlightClient {
   async *doGet(ticket: Uint8Array, signal: AbortSignal): AsyncGenerator<StreamPart[], void, void> {
     if (signal.aborted) throw abortError(signal);
     this.#assertOpen();
-    const call = this.#client.makeServerStreamRequest<{ ticket: Uint8Array }, FlightData>(
-      flightService.DoGet.path,
-      encodeTicket,
-      decodeFlightData,
-      { ticket },
-      authorizationMetadata(this.#secret),
-    );
-    const cancel = () => call.cancel();
+    let call: ClientCall | undefined;
+    const cancel = () => call?.cancel();
     signal.addEventListener('abort', cancel, { once: true });
-    this.#running.add(call);
-    const decoder = new FlightStreamDecoder(assertStreamPartSchema);
+    const decodeParts = createPartsDecoder();
     let ended = false;
     let terminal = false;
     try {
       try {
-        // destroyOnReturn: false, so that a consumer that stops at the terminal part leaves the
-        // call readable for finishAfterTerminal (any other early stop cancels it below).
-        for await (const data of call.iterator({ destroyOnReturn: false })) {
-          const message = data as FlightData;
-          const batch = decoder.read({ header: message.dataHeader, body: message.dataBody });
-          if (batch === undefined) continue;
-          const parts = recordBatchToParts(batch);
-          if (parts.length === 0) continue;
+        call = this.#channel.start(flightService.DoGet.path, encodeTicket({ ticket }));
+        for (;;) {
+          const message = await call.read();
+          if (message === undefined) break;
+          const data = decodeFlightData(message);
+          const parts = decodeParts({ header: data.dataHeader, body: data.dataBody });
+          if (parts === undefined || parts.length === 0) continue;
           terminal = isTerminalPart(parts.at(-1));
           yield parts;
         }
@@ -110,67 +94,38 @@ export class FlightClient {
       }
       ended = true;
     } finally {
-      signal.removeEventListener('abort', cancel);
-      // The call's status may still come (as an 'error' event): it has no reader any more.
-      if (!ended) call.on('error', ignore);
-      if (!ended && terminal && !signal.aborted && !this.#closed) {
-        this.#finishAfterTerminal(call, signal);
+      const release = () => signal.removeEventListener('abort', cancel);
+      if (call !== undefined && !ended && terminal && !signal.aborted && !this.#closed) {
+        // The abort listener stays until the call has ended: it may still cancel it.
+        call.finishUnread(maxMessagesAfterTerminal, finishTimeoutMs, release);
       } else {
-        this.#running.delete(call);
+        release();
         // A consumer that stops early, or a batch we refused, must not leave the stream running.
-        if (!ended) call.cancel();
+        if (!ended) call?.cancel();
       }
     }
-  }
-
-  /**
-   * The consumer stopped at the stream's terminal part (finish or error), which the ML node
-   * follows at once with the OK status. Reading that status ends the call normally; cancelling
-   * instead sends an RST_STREAM for every completed stream, and Node's HTTP/2 server takes a
-   * sustained rate of those for a "rapid reset" attack: it closes the whole connection with
-   * INTERNAL_ERROR, failing every other stream on it. A call that goes on talking is cancelled
-   * after `maxMessagesAfterTerminal` messages or `finishTimeoutMs`, or when `signal` aborts.
-   */
-  #finishAfterTerminal(call: ClientReadableStream<unknown>, signal: AbortSignal): void {
-    let messages = 0;
-    const cancel = () => call.cancel();
-    const timer = setTimeout(cancel, finishTimeoutMs);
-    timer.unref();
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', cancel);
-      this.#running.delete(call);
-    };
-    signal.addEventListener('abort', cancel, { once: true });
-    call.once('status', done);
-    call.on('data', () => {
-      messages += 1;
-      if (messages > maxMessagesAfterTerminal) cancel();
-    });
   }
 
   /** Runs one action and returns its single result body. */
   async doAction(type: string, body: Uint8Array, signal: AbortSignal): Promise<Uint8Array> {
     if (signal.aborted) throw abortError(signal);
     this.#assertOpen();
-    const call = this.#client.makeServerStreamRequest<{ type: string; body: Uint8Array }, Result>(
-      flightService.DoAction.path,
-      encodeAction,
-      decodeResult,
-      { type, body },
-      authorizationMetadata(this.#secret),
-    );
-    const cancel = () => call.cancel();
+    let call: ClientCall | undefined;
+    const cancel = () => call?.cancel();
     signal.addEventListener('abort', cancel, { once: true });
-    this.#running.add(call);
     const results: Uint8Array[] = [];
     try {
-      for await (const result of call as AsyncIterable<Result>) results.push(result.body);
+      call = this.#channel.start(flightService.DoAction.path, encodeAction({ type, body }));
+      for (;;) {
+        const message = await call.read();
+        if (message === undefined) break;
+        results.push(decodeResult(message).body);
+      }
     } catch (error) {
+      call?.cancel();
       throw this.#closed ? closedError(error) : errorFromCall(error, signal);
     } finally {
       signal.removeEventListener('abort', cancel);
-      this.#running.delete(call);
     }
     const [only] = results;
     if (only === undefined || results.length > 1) {
@@ -185,9 +140,7 @@ export class FlightClient {
   /** Closes the connection; calls still running are cancelled (and fail as `canceled`). */
   close(): void {
     this.#closed = true;
-    for (const call of this.#running) call.cancel();
-    this.#running.clear();
-    this.#client.close();
+    this.#channel.close();
   }
 
   #assertOpen(): void {
@@ -195,11 +148,16 @@ export class FlightClient {
   }
 }
 
-/** Bounds on what is read after the terminal part before the call is cancelled. */
+/**
+ * When the consumer stops at the stream's terminal part (finish or error), the ML node follows
+ * it at once with the OK status. Reading that status ends the call normally; cancelling instead
+ * sends an RST_STREAM for every completed stream, and Node's HTTP/2 server takes a sustained
+ * rate of those for a "rapid reset" attack: it closes the whole connection with INTERNAL_ERROR,
+ * failing every other stream on it (docs/benchmarks.md, finding 8). A call that goes on talking
+ * is still cancelled after these bounds, or when the signal aborts.
+ */
 const finishTimeoutMs = 1_000;
 const maxMessagesAfterTerminal = 16;
-
-const ignore = () => {};
 
 const isTerminalPart = (part: StreamPart | undefined): boolean =>
   part !== undefined && (part.type === 'finish' || part.type === 'error');

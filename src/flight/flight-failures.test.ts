@@ -154,3 +154,47 @@ describe('a peer that goes silent without closing its socket', () => {
     }
   });
 });
+
+describe('a node that shuts down with a grace period', () => {
+  test('running calls may finish; new ones are refused; the rest is cancelled at the end', async () => {
+    const release = deferred();
+    const aborted = deferred();
+    const harness = await startHarness({
+      async *doGet(ticket, context) {
+        yield [{ type: 'text-delta', text: 'first' }];
+        if (new TextDecoder().decode(ticket) === 'quick') {
+          await release.promise;
+          yield [{ type: 'text-delta', text: 'last' }];
+          return;
+        }
+        await once(context.signal, 'abort');
+        aborted.resolve();
+      },
+    });
+    try {
+      const quick = harness.client.doGet(new TextEncoder().encode('quick'), never);
+      const slow = harness.client.doGet(new TextEncoder().encode('slow'), never);
+      await quick.next();
+      await slow.next();
+      const closed = harness.server.close({ graceMs: 300 });
+      release.resolve();
+      assert.deepStrictEqual((await quick.next()).value, [{ type: 'text-delta', text: 'last' }]);
+      assert.equal((await quick.next()).done, true);
+      const { error: refused } = await failureAfter(
+        harness.client.doGet(new Uint8Array(1), never),
+        () => 0,
+      );
+      assertNodeLost(refused);
+      const { error } = await within(
+        failureAfter(slow, () => 0),
+        2_000,
+        'slow call not ended',
+      );
+      assertNodeLost(error);
+      await within(aborted.promise, 1_000, 'handler signal not aborted');
+      await within(closed, 1_000, 'close() did not resolve');
+    } finally {
+      await harness.close();
+    }
+  });
+});

@@ -8,6 +8,7 @@ import { after, describe, test } from 'node:test';
 import { status } from '@grpc/grpc-js';
 import { ErrorCode, ServiceError } from '../domain/errors.ts';
 import type { StreamPart } from '../domain/stream-part.ts';
+import { frameType, startFrameCounter } from './__fixtures__/frame-counter.ts';
 import {
   collect,
   deferred,
@@ -196,6 +197,31 @@ describe('cancellation', () => {
     assert.equal(signal?.aborted, false);
   });
 
+  test('leaving right after the terminal part sends no RST_STREAM at all (seen on the wire)', async () => {
+    const { server } = await harness({
+      async *doGet() {
+        yield text('first');
+        yield finish;
+      },
+    });
+    const wire = await startFrameCounter(server.port);
+    const client = new FlightClient(`127.0.0.1:${wire.port}`, { clusterSecret: secret });
+    try {
+      for (let round = 0; round < 50; round++) {
+        for await (const parts of client.doGet(ticketOf('x'), never)) {
+          if (parts.at(-1)?.type === 'finish') break;
+        }
+      }
+      // Frames keep their order on the connection: any reset sent above has passed the relay
+      // by the time this call's answer is back.
+      await collect(client.doGet(ticketOf('x'), never));
+      assert.equal(wire.fromClients(frameType.rstStream), 0);
+    } finally {
+      client.close();
+      await wire.close();
+    }
+  });
+
   test('a call that goes on after the terminal part is still cancelled, within a second', async () => {
     const aborted = deferred<unknown>();
     const { client } = await harness({
@@ -244,6 +270,34 @@ describe('cancellation', () => {
     const [error] = (await within(failed, 2_000, 'no deadline error')) as [{ code: number }];
     assert.equal(error.code, status.DEADLINE_EXCEEDED);
     await within(aborted.promise, 1_000, 'handler signal not aborted');
+  });
+});
+
+describe('the connection', () => {
+  test('after the connection is lost, the next call reconnects', async () => {
+    const { server } = await harness({
+      async *doGet() {
+        yield text('x');
+      },
+    });
+    const wire = await startFrameCounter(server.port);
+    const client = new FlightClient(`127.0.0.1:${wire.port}`, { clusterSecret: secret });
+    try {
+      assert.deepStrictEqual(await collect(client.doGet(ticketOf('x'), never)), [text('x')]);
+      assert.deepStrictEqual(await collect(client.doGet(ticketOf('x'), never)), [text('x')]);
+      assert.equal(wire.connections(), 1, 'calls share one connection');
+      wire.dropConnections();
+      // The loss may or may not have been noticed before the next call starts; either way
+      // that call fails as unavailable or succeeds, and the one after it succeeds.
+      await collect(client.doGet(ticketOf('x'), never)).catch((error: unknown) => {
+        assertServiceError(error, ErrorCode.UpstreamUnavailable);
+      });
+      assert.deepStrictEqual(await collect(client.doGet(ticketOf('x'), never)), [text('x')]);
+      assert.equal(wire.connections(), 2);
+    } finally {
+      client.close();
+      await wire.close();
+    }
   });
 });
 

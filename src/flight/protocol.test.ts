@@ -20,7 +20,7 @@ import {
 
 const bytes = (...values: number[]) => Uint8Array.from(values);
 const empty = new Uint8Array(0);
-/** Encoders return Buffers (grpc-js wants them); decoding a plain copy keeps deepEqual simple. */
+/** Encoders return Buffers (what the transport writes); decoding a plain copy keeps deepEqual simple. */
 const plain = (encoded: Uint8Array) => new Uint8Array(encoded);
 
 describe('FlightData', () => {

@@ -124,7 +124,7 @@ type FieldValue =
   | { field: number; bytes: Uint8Array; repeated?: true }
   | { field: number; varint: number };
 
-/** Encodes fields in the given order; grpc-js wants a Buffer back from serializers. */
+/** Encodes fields in the given order, into a Buffer (what the transport writes). */
 function encodeFields(fields: readonly FieldValue[]): Buffer {
   let size = 0;
   for (const value of fields) {
@@ -158,17 +158,21 @@ export function encodeFlightDescriptor(descriptor: FlightDescriptor): Buffer {
   ]);
 }
 
-/** The hot path: one exactly sized allocation, body copied once. */
-export function encodeFlightData(data: FlightData): Buffer {
+/**
+ * The hot path: one exactly sized allocation, body copied once. `headroom` bytes are left free
+ * at the start, so that the transport can write its message prefix there instead of copying.
+ */
+export function encodeFlightData(data: FlightData, headroom = 0): Buffer {
   const descriptor =
     data.flightDescriptor === undefined ? empty : encodeFlightDescriptor(data.flightDescriptor);
   const target = Buffer.allocUnsafe(
-    bytesFieldSize(1, descriptor.length) +
+    headroom +
+      bytesFieldSize(1, descriptor.length) +
       bytesFieldSize(2, data.dataHeader.length) +
       bytesFieldSize(3, data.appMetadata.length) +
       bytesFieldSize(1000, data.dataBody.length),
   );
-  let offset = writeBytesField(target, 0, 1, descriptor);
+  let offset = writeBytesField(target, headroom, 1, descriptor);
   offset = writeBytesField(target, offset, 2, data.dataHeader);
   offset = writeBytesField(target, offset, 3, data.appMetadata);
   writeBytesField(target, offset, 1000, data.dataBody);
@@ -203,7 +207,7 @@ export const encodeEmpty = (): Buffer => Buffer.alloc(0);
 
 // ---- decoding -------------------------------------------------------------------------------
 
-/** A malformed protobuf message; grpc-js turns a throwing deserializer into an error status. */
+/** A malformed protobuf message; the call that carried it fails. */
 export class ProtocolDecodeError extends Error {
   override readonly name = 'ProtocolDecodeError';
 }

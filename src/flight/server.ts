@@ -6,24 +6,26 @@
  * Every call must carry the cluster secret; a call without it gets UNAUTHENTICATED and never
  * reaches a handler. RPCs Sluice does not serve answer UNIMPLEMENTED. Cancelling a call (client
  * cancel, deadline, lost connection) aborts the handler's signal, which the caller wires to the
- * upstream LLM request.
+ * upstream LLM request. The gRPC transport is `http2-server.ts`.
  */
-import {
-  type Metadata,
-  Server,
-  ServerCredentials,
-  type ServerDuplexStream,
-  type ServerUnaryCall,
-  type ServerWritableStream,
-  type StatusObject,
-  type sendUnaryData,
-  status,
-} from '@grpc/grpc-js';
 import type { StreamPart } from '../domain/stream-part.ts';
 import { authorizationKey, createAuthorizationCheck } from './auth.ts';
-import { encodeRecordBatchMessage, encodeSchemaMessage } from './ipc.ts';
-import type { Action, ActionType, FlightData, Handshake, Result, Ticket } from './protocol.ts';
-import { partsToRecordBatch, streamPartSchema } from './record-batch.ts';
+import { frameMessage, messagePrefixBytes, writeMessagePrefix } from './grpc-framing.ts';
+import { GrpcStatus, type StatusObject, textMetadata } from './grpc-protocol.ts';
+import { type GrpcMethodHandler, type GrpcServerCall, startGrpcServer } from './http2-server.ts';
+import { encodeSchemaMessage, type IpcMessage } from './ipc.ts';
+import { encodePartsMessage } from './part-codec.ts';
+import {
+  type ActionType,
+  decodeAction,
+  decodeHandshake,
+  decodeTicket,
+  encodeActionType,
+  encodeFlightData,
+  encodeHandshake,
+  encodeResult,
+} from './protocol.ts';
+import { streamPartSchema } from './record-batch.ts';
 import { type FlightMethodName, flightService } from './service.ts';
 import { statusFromError } from './status.ts';
 
@@ -66,27 +68,21 @@ export interface FlightServer {
 /** Tickets carry whole prediction requests (prompts, images): allow more than gRPC's 4 MiB. */
 const maxMessageBytes = 64 * 1024 * 1024;
 const empty = new Uint8Array(0);
-const schemaMessage = encodeSchemaMessage(streamPartSchema);
-const schemaData: FlightData = {
-  dataHeader: schemaMessage.header,
-  appMetadata: empty,
-  dataBody: schemaMessage.body,
-};
 
-/** What authorizing or refusing a streaming call needs from it. */
-interface StreamCall {
-  metadata: Metadata;
-  emit(event: 'error', status: Partial<StatusObject>): boolean;
-}
+/**
+ * A FlightData frame ready to write, prefix included, encoded without an extra copy. Batches of
+ * parts are encoded by part-codec.ts (the fixed schema written directly, byte for byte what
+ * apache-arrow writes, about 13× cheaper).
+ */
+const flightDataFrame = (message: IpcMessage): Buffer =>
+  writeMessagePrefix(
+    encodeFlightData(
+      { dataHeader: message.header, appMetadata: empty, dataBody: message.body },
+      messagePrefixBytes,
+    ),
+  );
 
-/** What cancellation and the handler context need from any server call. */
-interface ServerCall {
-  cancelled: boolean;
-  metadata: Metadata;
-  getPeer(): string;
-  on(event: 'cancelled', listener: () => void): unknown;
-  off(event: 'cancelled', listener: () => void): unknown;
-}
+const schemaFrame = flightDataFrame(encodeSchemaMessage(streamPartSchema));
 
 export async function startFlightServer(options: FlightServerOptions): Promise<FlightServer> {
   const isAuthorized = createAuthorizationCheck(options.clusterSecret);
@@ -99,206 +95,152 @@ export async function startFlightServer(options: FlightServerOptions): Promise<F
     }
   };
 
-  /** Refuses a call without the secret; grpc-js sends a stream's status on 'error'. */
-  const authorize = (call: StreamCall) => {
-    if (isAuthorized(call.metadata)) return true;
-    call.emit('error', unauthenticated);
-    return false;
-  };
+  const implementations: Record<FlightMethodName, GrpcMethodHandler> = {
+    DoGet: unary((call, request) => {
+      streamParts(call, decodeTicket(request).ticket, handlers, report).catch((error: unknown) =>
+        report(error, 'DoGet'),
+      );
+    }),
 
-  const implementation = {
-    DoGet(call: ServerWritableStream<Ticket, FlightData>) {
-      if (!authorize(call)) return;
-      streamParts(call, handlers, report).catch((error: unknown) => report(error, 'DoGet'));
-    },
-
-    DoAction(call: ServerWritableStream<Action, Result>) {
-      if (!authorize(call)) return;
-      if (handlers.doAction === undefined) {
-        call.emit('error', unimplemented('DoAction'));
+    DoAction: unary((call, request) => {
+      const doAction = handlers.doAction;
+      if (doAction === undefined) {
+        call.end(unimplemented('DoAction'));
         return;
       }
-      const { signal, release } = cancellationOf(call);
-      const { type, body } = call.request;
+      const { type, body } = decodeAction(request);
       // Called on `handlers` (it may be a class instance) and inside a promise, so that a
-      // synchronous throw becomes an error status rather than an exception inside grpc-js.
+      // synchronous throw becomes an error status.
       Promise.resolve()
-        .then(() => handlers.doAction?.(type, body, contextOf(call, signal)) ?? empty)
+        .then(() => doAction.call(handlers, type, body, contextOf(call)))
         .then(
-          (result) => {
-            release();
-            if (signal.aborted) return;
-            call.write({ body: result });
-            call.end();
+          async (result) => {
+            if (await call.send(frameMessage(encodeResult({ body: result })))) call.end();
           },
           (error: unknown) => {
-            release();
-            if (signal.aborted) return;
+            if (call.done) return;
             report(error, 'DoAction');
-            call.emit('error', statusFromError(error));
+            call.end(statusFromError(error));
           },
         );
-    },
+    }),
 
-    ListActions(call: ServerWritableStream<Record<string, never>, ActionType>) {
-      if (!authorize(call)) return;
-      for (const action of options.actions ?? []) call.write(action);
-      call.end();
-    },
+    ListActions: unary((call) => {
+      void (async () => {
+        for (const action of options.actions ?? []) {
+          if (!(await call.send(frameMessage(encodeActionType(action))))) return;
+        }
+        call.end();
+      })();
+    }),
 
     /**
      * Flight's authentication exchange. Sluice authenticates every call by its metadata, so this
      * only answers each request with an empty response (clients that always handshake first,
-     * and Arrow's "write, read until end" token flow, both complete). The duplex is iterated
-     * with `destroyOnReturn: false`: a plain `for await` destroys the call when the loop ends, and
-     * the final `end()` (the OK status) would silently vanish (DEPENDENCIES.md §2.4 G2).
+     * and Arrow's "write, read until end" token flow, both complete). The OK status goes out
+     * after the client half-closes: ending earlier would lose the client's later messages, the
+     * trap of DEPENDENCIES.md §2.4 G2 in another form.
      */
-    Handshake(call: ServerDuplexStream<Handshake, Handshake>) {
-      if (!authorize(call)) return;
-      void (async () => {
-        try {
-          for await (const request of call.iterator({ destroyOnReturn: false })) {
-            const handshake = request as Handshake;
-            call.write({ protocolVersion: handshake.protocolVersion, payload: empty });
+    Handshake: {
+      requestStream: true,
+      handle(call) {
+        void (async () => {
+          try {
+            for await (const request of call.requests()) {
+              const { protocolVersion } = decodeHandshake(request);
+              const response = encodeHandshake({ protocolVersion, payload: empty });
+              if (!(await call.send(frameMessage(response)))) return;
+            }
+            call.end();
+          } catch (error) {
+            call.end(statusFromError(error));
           }
-          call.end();
-        } catch (error) {
-          if (!call.cancelled) call.emit('error', statusFromError(error));
-        }
-      })();
+        })();
+      },
     },
 
-    ListFlights: refuseStream('ListFlights'),
-    DoPut: refuseStream('DoPut'),
-    DoExchange: refuseStream('DoExchange'),
-    GetFlightInfo: refuseUnary('GetFlightInfo'),
-    PollFlightInfo: refuseUnary('PollFlightInfo'),
-    GetSchema: refuseUnary('GetSchema'),
+    ListFlights: refuse('ListFlights'),
+    DoPut: refuse('DoPut'),
+    DoExchange: refuse('DoExchange'),
+    GetFlightInfo: refuse('GetFlightInfo'),
+    PollFlightInfo: refuse('PollFlightInfo'),
+    GetSchema: refuse('GetSchema'),
   };
 
-  function refuseStream(method: FlightMethodName) {
-    return (call: StreamCall) => {
-      if (authorize(call)) call.emit('error', unimplemented(method));
-    };
+  const methods = new Map<string, GrpcMethodHandler>();
+  for (const [name, implementation] of Object.entries(implementations)) {
+    methods.set(flightService[name as FlightMethodName].path, implementation);
   }
 
-  function refuseUnary(method: FlightMethodName) {
-    return (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
-      callback(isAuthorized(call.metadata) ? unimplemented(method) : unauthenticated);
-    };
-  }
-
-  const server = new Server({
-    'grpc.max_receive_message_length': maxMessageBytes,
+  const server = await startGrpcServer({
+    host: options.host,
+    port: options.port,
+    methods,
+    authorize: isAuthorized,
+    maxMessageBytes,
     // Ping clients so that a coordinator that vanished without closing its socket is noticed:
     // its calls are cancelled and their upstream LLM requests aborted.
-    'grpc.keepalive_time_ms': 10_000,
-    'grpc.keepalive_timeout_ms': 5_000,
-  });
-  server.addService(flightService, implementation);
-  const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(
-      `${formatHost(options.host)}:${options.port}`,
-      ServerCredentials.createInsecure(),
-      (error, boundPort) => (error === null ? resolve(boundPort) : reject(error)),
-    );
+    keepaliveTimeMs: 10_000,
+    keepaliveTimeoutMs: 5_000,
   });
 
   return {
-    port,
-    close: ({ graceMs = 0 } = {}) =>
-      new Promise<void>((resolve) => {
-        if (graceMs <= 0) {
-          server.forceShutdown();
-          resolve();
-          return;
-        }
-        const timer = setTimeout(() => {
-          server.forceShutdown();
-          resolve();
-        }, graceMs);
-        server.tryShutdown(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      }),
+    port: server.port,
+    close: ({ graceMs = 0 } = {}) => server.close(graceMs),
   };
 }
 
-const unauthenticated: Partial<StatusObject> = {
-  code: status.UNAUTHENTICATED,
-  details: 'Missing or wrong cluster secret',
-};
+/** A method whose request is one message; a request that does not decode fails the call. */
+function unary(handle: (call: GrpcServerCall, request: Uint8Array) => void): GrpcMethodHandler {
+  return {
+    requestStream: false,
+    handle(call, request) {
+      try {
+        handle(call, request ?? empty);
+      } catch (error) {
+        call.end(statusFromError(error));
+      }
+    },
+  };
+}
 
-const unimplemented = (method: string): Partial<StatusObject> => ({
-  code: status.UNIMPLEMENTED,
+/** Protocol RPCs Sluice does not serve (listed so that they still ask for the secret first). */
+function refuse(method: FlightMethodName): GrpcMethodHandler {
+  return {
+    // Answer at once, without waiting for a request stream that may never end.
+    requestStream: true,
+    handle: (call) => call.end(unimplemented(method)),
+  };
+}
+
+const unimplemented = (method: string): StatusObject => ({
+  code: GrpcStatus.UNIMPLEMENTED,
   details: `This Flight server does not implement ${method}`,
+  metadata: {},
 });
 
-/** IPv6 literals need brackets in a gRPC target. */
-const formatHost = (host: string): string =>
-  host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
-
-function textMetadata(metadata: Metadata): Record<string, string> {
-  const text: Record<string, string> = {};
-  for (const [key, value] of Object.entries(metadata.getMap())) {
-    if (key !== authorizationKey && typeof value === 'string') text[key] = value;
-  }
-  return text;
-}
-
-const contextOf = (call: ServerCall, signal: AbortSignal): FlightCallContext => ({
-  signal,
-  metadata: textMetadata(call.metadata),
-  peer: call.getPeer(),
+/** The handler's view of a call; the metadata is only worked out if a handler asks. */
+const contextOf = (call: GrpcServerCall): FlightCallContext => ({
+  signal: call.signal,
+  get metadata() {
+    return textMetadata(call.headers, authorizationKey);
+  },
+  peer: call.peer,
 });
-
-/** An AbortSignal that follows the call's 'cancelled' event; `release` stops listening. */
-function cancellationOf(call: ServerCall): { signal: AbortSignal; release: () => void } {
-  const controller = new AbortController();
-  const onCancelled = () =>
-    controller.abort(new DOMException('The Flight call was cancelled', 'AbortError'));
-  call.on('cancelled', onCancelled);
-  if (call.cancelled) onCancelled();
-  return { signal: controller.signal, release: () => call.off('cancelled', onCancelled) };
-}
-
-/**
- * Writes one message, then waits for 'drain' if grpc-js says its buffer is full: a slow reader
- * must slow down the handler (and through it the upstream), not grow this process's memory.
- * Returns false once the call is cancelled.
- */
-async function write(
-  call: ServerWritableStream<Ticket, FlightData>,
-  data: FlightData,
-  signal: AbortSignal,
-): Promise<boolean> {
-  if (signal.aborted) return false;
-  if (call.write(data)) return true;
-  await new Promise<void>((resolve) => {
-    const done = () => {
-      call.off('drain', done);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    call.on('drain', done);
-    signal.addEventListener('abort', done, { once: true });
-  });
-  return !signal.aborted;
-}
 
 async function streamParts(
-  call: ServerWritableStream<Ticket, FlightData>,
+  call: GrpcServerCall,
+  ticket: Uint8Array,
   handlers: FlightHandlers,
   report: (error: unknown, method: FlightMethodName) => void,
 ): Promise<void> {
-  const { signal, release } = cancellationOf(call);
+  const { signal } = call;
   let iterator: AsyncIterator<StreamPart[]> | undefined;
   let exhausted = false;
   try {
     // The schema goes out before the handler runs, so the reader is ready for the first token.
-    if (!(await write(call, schemaData, signal))) return;
-    iterator = handlers.doGet(call.request.ticket, contextOf(call, signal))[Symbol.asyncIterator]();
+    if (!(await call.send(schemaFrame))) return;
+    iterator = handlers.doGet(ticket, contextOf(call))[Symbol.asyncIterator]();
     for (;;) {
       const next = await iterator.next();
       if (next.done === true) {
@@ -306,19 +248,18 @@ async function streamParts(
         break;
       }
       if (next.value.length === 0) continue;
-      const message = encodeRecordBatchMessage(partsToRecordBatch(next.value));
-      const data = { dataHeader: message.header, appMetadata: empty, dataBody: message.body };
-      if (!(await write(call, data, signal))) break;
+      // `send` resolves at once unless the stream's buffer is full (a slow reader): then the
+      // handler is not pulled again until it drains.
+      if (!(await call.send(flightDataFrame(encodePartsMessage(next.value))))) break;
     }
-    if (!signal.aborted) call.end();
+    call.end();
   } catch (error) {
     exhausted = true;
     // After a cancel the handler fails with our abort; nobody is listening for that status.
-    if (signal.aborted) return;
+    if (signal.aborted || call.done) return;
     report(error, 'DoGet');
-    call.emit('error', statusFromError(error));
+    call.end(statusFromError(error));
   } finally {
-    release();
     // Leaving early (cancelled): let the handler's finally blocks run and free the upstream.
     if (iterator !== undefined && !exhausted) {
       await iterator.return?.().catch(() => {});

@@ -1,10 +1,9 @@
 /**
- * The grpc-js definition of `arrow.flight.protocol.FlightService`, written by hand with the
- * serializers of `protocol.ts`. Every RPC of the protocol is listed so that a generic Flight
- * client gets a proper UNIMPLEMENTED (after authentication) rather than an unknown-path error.
- * Methods Sluice does not implement carry their messages as opaque bytes: they are never read.
+ * `arrow.flight.protocol.FlightService`: every RPC of the protocol with its path and the
+ * serializers of `protocol.ts`. Methods Sluice does not implement carry their messages as opaque
+ * bytes: they are never read. The shape is grpc-js's `MethodDefinition`, so the tests can hand
+ * these definitions to grpc-js, an independent gRPC implementation, as client and as server.
  */
-import type { MethodDefinition } from '@grpc/grpc-js';
 import {
   type Action,
   type ActionType,
@@ -35,6 +34,18 @@ interface Codec<Message> {
   decode: (bytes: Buffer) => Message;
 }
 
+export interface FlightMethod<Request, Response> {
+  /** `/arrow.flight.protocol.FlightService/<Method>`, the HTTP/2 `:path` of a call. */
+  path: string;
+  originalName: string;
+  requestStream: boolean;
+  responseStream: boolean;
+  requestSerialize: (message: Request) => Buffer;
+  requestDeserialize: (bytes: Buffer) => Request;
+  responseSerialize: (message: Response) => Buffer;
+  responseDeserialize: (bytes: Buffer) => Response;
+}
+
 const codecs = {
   flightData: { encode: encodeFlightData, decode: decodeFlightData },
   ticket: { encode: encodeTicket, decode: decodeTicket },
@@ -52,7 +63,7 @@ function method<Request, Response>(
   responseStream: boolean,
   request: Codec<Request>,
   response: Codec<Response>,
-): MethodDefinition<Request, Response> {
+): FlightMethod<Request, Response> {
   return {
     path: `${servicePath}/${name}`,
     originalName: name,

@@ -1,15 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { Metadata, status } from '@grpc/grpc-js';
 import { ErrorCode, ServiceError } from '../domain/errors.ts';
+import { codeName, GrpcCallError, GrpcStatus as status } from './grpc-protocol.ts';
 import { errorFromCall, isFlightTransportFailure, statusFromError } from './status.ts';
 
 const live = new AbortController().signal;
-const grpcError = (code: number, details: string, metadata = new Metadata()) => ({
-  code,
-  details,
-  metadata,
-});
+const grpcError = (code: number, details: string, metadata: Record<string, string> = {}) =>
+  new GrpcCallError({ code, details, metadata });
 
 describe('ServiceError → gRPC status → ServiceError', () => {
   test('every field survives the round trip', () => {
@@ -36,9 +33,10 @@ describe('ServiceError → gRPC status → ServiceError', () => {
   });
 
   test('a trailer with an unknown code is ignored', () => {
-    const metadata = new Metadata();
-    metadata.set('sluice-error-code', 'made_up');
-    const received = errorFromCall(grpcError(status.INTERNAL, 'boom', metadata), live);
+    const received = errorFromCall(
+      grpcError(status.INTERNAL, 'boom', { 'sluice-error-code': 'made_up' }),
+      live,
+    );
     assert.equal(received.code, ErrorCode.Internal);
     assert.match(received.message, /boom/);
   });
@@ -53,7 +51,7 @@ describe('transport statuses', () => {
     [status.UNIMPLEMENTED, ErrorCode.Internal, /Flight call failed/, false],
   ];
   for (const [code, expected, message, transport] of cases) {
-    test(`gRPC ${status[code]} → ${expected}`, () => {
+    test(`gRPC ${codeName(code)} → ${expected}`, () => {
       const error = errorFromCall(grpcError(code, 'details'), live);
       assert.equal(error.code, expected);
       assert.match(error.message, message);

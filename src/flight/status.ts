@@ -7,42 +7,44 @@
  * A status without those trailers comes from the transport (peer gone, deadline, refused
  * secret) and is mapped by its gRPC code.
  */
-import { Metadata, type StatusObject, status } from '@grpc/grpc-js';
 import { ErrorCode, ServiceError } from '../domain/errors.ts';
+import { GrpcStatus, type StatusObject } from './grpc-protocol.ts';
 
 const codeTrailer = 'sluice-error-code';
 const statusTrailer = 'sluice-error-status';
 const typeTrailer = 'sluice-error-type';
 const retryableTrailer = 'sluice-error-retryable';
 
-const grpcCodeOf: Record<ErrorCode, status> = {
-  bad_request: status.INVALID_ARGUMENT,
-  forbidden: status.PERMISSION_DENIED,
-  not_found: status.NOT_FOUND,
-  conflict: status.FAILED_PRECONDITION,
-  payload_too_large: status.RESOURCE_EXHAUSTED,
-  too_many_requests: status.RESOURCE_EXHAUSTED,
-  upstream: status.INTERNAL,
-  upstream_unavailable: status.UNAVAILABLE,
-  upstream_protocol: status.INTERNAL,
-  timeout: status.DEADLINE_EXCEEDED,
-  canceled: status.CANCELLED,
-  internal: status.INTERNAL,
+const grpcCodeOf: Record<ErrorCode, GrpcStatus> = {
+  bad_request: GrpcStatus.INVALID_ARGUMENT,
+  forbidden: GrpcStatus.PERMISSION_DENIED,
+  not_found: GrpcStatus.NOT_FOUND,
+  conflict: GrpcStatus.FAILED_PRECONDITION,
+  payload_too_large: GrpcStatus.RESOURCE_EXHAUSTED,
+  too_many_requests: GrpcStatus.RESOURCE_EXHAUSTED,
+  upstream: GrpcStatus.INTERNAL,
+  upstream_unavailable: GrpcStatus.UNAVAILABLE,
+  upstream_protocol: GrpcStatus.INTERNAL,
+  timeout: GrpcStatus.DEADLINE_EXCEEDED,
+  canceled: GrpcStatus.CANCELLED,
+  internal: GrpcStatus.INTERNAL,
 };
 
 const errorCodes = new Set<string>(Object.values(ErrorCode));
 
 /** The status a server sends for a failure; `ServiceError.from` hides unknown errors' text. */
-export function statusFromError(error: unknown): Omit<StatusObject, 'metadata'> & {
-  metadata: Metadata;
-} {
+export function statusFromError(error: unknown): StatusObject {
   const failure = ServiceError.from(error);
-  const metadata = new Metadata();
-  metadata.set(codeTrailer, failure.code);
-  metadata.set(statusTrailer, String(failure.status));
-  metadata.set(typeTrailer, failure.type);
-  metadata.set(retryableTrailer, String(failure.retryable));
-  return { code: grpcCodeOf[failure.code], details: failure.message, metadata };
+  return {
+    code: grpcCodeOf[failure.code],
+    details: failure.message,
+    metadata: {
+      [codeTrailer]: failure.code,
+      [statusTrailer]: String(failure.status),
+      [typeTrailer]: failure.type,
+      [retryableTrailer]: String(failure.retryable),
+    },
+  };
 }
 
 /** Transport-level failures: the peer is gone or unreachable, not a verdict on the request. */
@@ -60,7 +62,7 @@ export function isFlightTransportFailure(error: unknown): boolean {
 interface GrpcError {
   code: number;
   details: string;
-  metadata?: Metadata;
+  metadata?: Readonly<Record<string, string>>;
 }
 
 const isGrpcError = (value: unknown): value is GrpcError =>
@@ -71,8 +73,11 @@ const isGrpcError = (value: unknown): value is GrpcError =>
   'details' in value &&
   typeof value.details === 'string';
 
-function trailer(metadata: Metadata | undefined, key: string): string | undefined {
-  const value = metadata?.get(key)[0];
+function trailer(
+  metadata: Readonly<Record<string, string>> | undefined,
+  key: string,
+): string | undefined {
+  const value = metadata?.[key];
   return typeof value === 'string' ? value : undefined;
 }
 
@@ -112,18 +117,18 @@ export function errorFromCall(error: unknown, signal: AbortSignal): ServiceError
   if (reported !== undefined) return reported;
   const details = error.details;
   switch (error.code) {
-    case status.UNAVAILABLE:
+    case GrpcStatus.UNAVAILABLE:
       return transportFailure(`Flight peer unavailable: ${details}`, error);
-    case status.CANCELLED:
+    case GrpcStatus.CANCELLED:
       // We did not cancel (signal not aborted), so the peer did: it is shutting down.
       return transportFailure(`Flight peer cancelled the call: ${details}`, error);
-    case status.UNAUTHENTICATED:
+    case GrpcStatus.UNAUTHENTICATED:
       return new ServiceError(
         ErrorCode.Internal,
         `Flight peer rejected the cluster secret: ${details}`,
         { cause: error },
       );
-    case status.DEADLINE_EXCEEDED:
+    case GrpcStatus.DEADLINE_EXCEEDED:
       return new ServiceError(ErrorCode.Timeout, `Flight call timed out: ${details}`, {
         cause: error,
       });
