@@ -37,15 +37,18 @@ const activities: readonly [string, (frame: ProfileNode['callFrame']) => boolean
     'Arrow IPC encode / decode (apache-arrow, flatbuffers, src/flight ipc + record-batch)',
     ({ url }) =>
       /node_modules\/(apache-arrow|flatbuffers)\//.test(url) ||
-      /src\/flight\/(ipc|record-batch)\.ts$/.test(url),
+      /src\/flight\/(ipc|record-batch|part-codec|part-decoder|ipc-flatbuffer|batch-layout)\.ts$/.test(
+        url,
+      ),
   ],
   [
-    'gRPC + HTTP/2 (grpc-js, node:http2, src/flight transport)',
+    'gRPC + HTTP/2 (node:http2, src/flight transport)',
     ({ url }) =>
       url.includes('node_modules/@grpc/') ||
       url.startsWith('node:internal/http2') ||
       url === 'node:http2' ||
-      /src\/flight\/(client|server|protocol|status|auth|service)\.ts$/.test(url),
+      /src\/flight\/(client|server|protocol|status|auth|service|message-queue)\.ts$/.test(url) ||
+      /src\/flight\/(grpc|http2)-[a-z0-9-]+\.ts$/.test(url),
   ],
   ['cluster routing and membership (src/cluster)', ({ url }) => url.includes('/src/cluster/')],
   [

@@ -37,6 +37,11 @@ export class Membership {
   readonly #onTick: (() => Promise<void>) | undefined;
   readonly #startedAt = Date.now();
   #nodes: NodeRecord[] = [];
+  /**
+   * The other live ML nodes, asked for by every routed request: kept until the heartbeat
+   * replaces `#nodes` or the first of their leases passes, instead of filtering per request.
+   */
+  #otherLiveMl: { nodes: NodeRecord[]; validUntil: number } | undefined;
   #timer: NodeJS.Timeout | undefined;
   #activeStreams = 0;
   #failing = false;
@@ -83,6 +88,7 @@ export class Membership {
         activeStreams: this.#activeStreams,
       });
       this.#nodes = await this.#store.listNodes();
+      this.#otherLiveMl = undefined;
       await this.#onTick?.();
       if (this.#failing) this.#logger.info('the store is reachable again');
       this.#failing = false;
@@ -109,7 +115,21 @@ export class Membership {
   }
 
   liveMlNodes(): NodeRecord[] {
-    return this.liveNodes().filter((node) => node.roles.includes('ml'));
+    const now = Date.now();
+    let cached = this.#otherLiveMl;
+    if (cached === undefined || now >= cached.validUntil) {
+      const nodes = this.#nodes.filter(
+        (node) =>
+          node.id !== this.self.id && node.roles.includes('ml') && node.leaseExpiresAt > now,
+      );
+      const validUntil = Math.min(...nodes.map((node) => node.leaseExpiresAt));
+      cached = { nodes, validUntil };
+      this.#otherLiveMl = cached;
+    }
+    // A copy: callers may sort or filter what they get.
+    return this.self.roles.includes('ml')
+      ? [this.#selfRecord(now), ...cached.nodes]
+      : [...cached.nodes];
   }
 
   isLive(node: NodeRecord): boolean {
