@@ -12,6 +12,22 @@ export type UnifiedFinishReason =
   | 'error'
   | 'other';
 
+// A Record, so that a reason added to the type but not here fails to compile.
+const unifiedFinishReasonSet: Record<UnifiedFinishReason, true> = {
+  stop: true,
+  length: true,
+  tool_calls: true,
+  content_filter: true,
+  error: true,
+  other: true,
+};
+
+export const unifiedFinishReasons = Object.keys(unifiedFinishReasonSet) as UnifiedFinishReason[];
+
+/** For readers of parts another process wrote (a newer sender may know more reasons). */
+export const isUnifiedFinishReason = (value: string): value is UnifiedFinishReason =>
+  Object.hasOwn(unifiedFinishReasonSet, value);
+
 export interface FinishReason {
   unified: UnifiedFinishReason;
   /** The provider's value, e.g. `end_turn`, `MAX_TOKENS`; undefined when it sent none. */

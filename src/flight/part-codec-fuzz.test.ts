@@ -18,7 +18,7 @@ import {
 } from 'apache-arrow';
 import fc from 'fast-check';
 import { ErrorCode, ServiceError } from '../domain/errors.ts';
-import type { StreamPart, UnifiedFinishReason } from '../domain/stream-part.ts';
+import { type StreamPart, unifiedFinishReasons } from '../domain/stream-part.ts';
 import { everyKind } from './__fixtures__/harness.ts';
 import { ipcMessages } from './__fixtures__/part-codec.ts';
 import {
@@ -40,14 +40,7 @@ const schemaMessage = encodeSchemaMessage(streamPartSchema);
 
 const text = fc.string({ unit: 'grapheme', maxLength: 12 });
 const int32 = fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 });
-const unified = fc.constantFrom<UnifiedFinishReason>(
-  'stop',
-  'length',
-  'tool_calls',
-  'content_filter',
-  'error',
-  'other',
-);
+const unified = fc.constantFrom(...unifiedFinishReasons);
 // Parts as the decoder builds them: plain objects (fast-check's default has a null prototype).
 const plain = { noNullPrototype: true } as const;
 const part: fc.Arbitrary<StreamPart> = fc.oneof(

@@ -15,7 +15,7 @@
 import { Buffer } from 'node:buffer';
 import { Message, type Schema, Type } from 'apache-arrow';
 import { ServiceError } from '../domain/errors.ts';
-import type { StreamPart, UnifiedFinishReason } from '../domain/stream-part.ts';
+import { isUnifiedFinishReason, type StreamPart } from '../domain/stream-part.ts';
 import { type BatchLayout, batchLayout } from './batch-layout.ts';
 import type { IpcMessage } from './ipc.ts';
 import {
@@ -50,18 +50,6 @@ const totalTokensColumn = column('total_tokens');
 const statusColumn = column('status');
 const messageColumn = column('message');
 const isUtf8Column = streamPartSchema.fields.map((field) => field.type.typeId === Type.Utf8);
-
-// A Record, so that a reason added to UnifiedFinishReason without being added here fails to compile.
-const unifiedFinishReasons: Record<UnifiedFinishReason, true> = {
-  stop: true,
-  length: true,
-  tool_calls: true,
-  content_filter: true,
-  error: true,
-  other: true,
-};
-const isUnifiedFinishReason = (value: string): value is UnifiedFinishReason =>
-  Object.hasOwn(unifiedFinishReasons, value);
 
 const fatalDecoder = new TextDecoder('utf-8', { fatal: true });
 const emptyBody = new Uint8Array(0);

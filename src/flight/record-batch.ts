@@ -25,7 +25,7 @@
  */
 import { type Data, Field, Int32, makeData, RecordBatch, Schema, Struct, Utf8 } from 'apache-arrow';
 import { ErrorCode, ServiceError } from '../domain/errors.ts';
-import type { StreamPart, UnifiedFinishReason, Usage } from '../domain/stream-part.ts';
+import { isUnifiedFinishReason, type StreamPart, type Usage } from '../domain/stream-part.ts';
 
 /** Bump when the columns change; readers check names and types, not this value. */
 export const streamPartSchemaVersion = 'sluice.stream-part/1';
@@ -267,18 +267,6 @@ export function assertStreamPartSchema(schema: Schema): void {
     }
   }
 }
-
-const unifiedFinishReasons = new Set<string>([
-  'stop',
-  'length',
-  'tool_calls',
-  'content_filter',
-  'error',
-  'other',
-]);
-
-const isUnifiedFinishReason = (value: string): value is UnifiedFinishReason =>
-  unifiedFinishReasons.has(value);
 
 interface ColumnReader {
   get(row: number): unknown;
