@@ -15,6 +15,7 @@ describe('loadConfig', () => {
         roles: config.nodeRoles,
         database: config.databaseUrl,
         demo: config.demoModel,
+        sqliteDriver: config.sqliteDriver,
       },
       {
         host: '127.0.0.1',
@@ -25,6 +26,7 @@ describe('loadConfig', () => {
         roles: ['coordinator', 'ml'],
         database: undefined,
         demo: true,
+        sqliteDriver: 'auto',
       },
     );
   });
@@ -49,6 +51,7 @@ describe('loadConfig', () => {
       [[], { SLUICE_LOG_LEVEL: 'loud' }, /SLUICE_LOG_LEVEL/],
       [[], { SLUICE_NODE_ROLES: 'coordinator,gpu' }, /SLUICE_NODE_ROLES/],
       [[], { SLUICE_DEMO_MODEL: 'maybe' }, /SLUICE_DEMO_MODEL/],
+      [[], { SLUICE_SQLITE_DRIVER: 'sqlite3' }, /SLUICE_SQLITE_DRIVER/],
       [[], { SLUICE_DATABASE_URL: 'postgres://x/y' }, /SLUICE_CLUSTER_SECRET/],
       [
         [],

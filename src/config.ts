@@ -3,12 +3,15 @@
  * (the flag wins). Read and validated once, in main.ts; nothing else reads process.env.
  */
 import { parseArgs } from 'node:util';
+import { type SqliteDriverChoice, sqliteDriverChoices } from './store/sqlite-driver.ts';
 
 export interface Config {
   httpHost: string;
   /** 0 picks a free port; main.ts prints the one chosen. */
   httpPort: number;
   dataDir: string;
+  /** Which driver runs the embedded SQLite store; 'auto' picks by Node version. */
+  sqliteDriver: SqliteDriverChoice;
   /** When absent, a key file is generated in the data dir (0600). */
   masterKey: string | undefined;
   logLevel: LogLevel;
@@ -61,6 +64,12 @@ export const configOptions = {
     env: 'SLUICE_DATA_DIR',
     description: 'directory of the embedded store and key file',
     defaultValue: './data',
+  },
+  sqliteDriver: {
+    flag: 'sqlite-driver',
+    env: 'SLUICE_SQLITE_DRIVER',
+    description: `one of ${sqliteDriverChoices.join(', ')} (auto: node:sqlite from Node 24)`,
+    defaultValue: 'auto',
   },
   masterKey: {
     flag: 'master-key',
@@ -163,10 +172,17 @@ export function loadConfig(
       `SLUICE_LOG_LEVEL must be one of ${logLevels.join(', ')}; got "${logLevel}"`,
     );
   }
+  const sqliteDriver = raw('sqliteDriver') ?? 'auto';
+  if (!isSqliteDriverChoice(sqliteDriver)) {
+    throw new ConfigError(
+      `SLUICE_SQLITE_DRIVER must be one of ${sqliteDriverChoices.join(', ')}; got "${sqliteDriver}"`,
+    );
+  }
   const config: Config = {
     httpHost: raw('httpHost') ?? '127.0.0.1',
     httpPort: integer('SLUICE_HTTP_PORT', raw('httpPort'), 0, 65_535),
     dataDir: raw('dataDir') ?? './data',
+    sqliteDriver,
     masterKey: nonEmpty(raw('masterKey')),
     logLevel,
     maxBodyBytes: integer('SLUICE_MAX_BODY_BYTES', raw('maxBodyBytes'), 1024, 1024 ** 3),
@@ -214,6 +230,10 @@ function roles(value: string): NodeRole[] {
 
 function isLogLevel(value: string): value is LogLevel {
   return (logLevels as readonly string[]).includes(value);
+}
+
+function isSqliteDriverChoice(value: string): value is SqliteDriverChoice {
+  return (sqliteDriverChoices as readonly string[]).includes(value);
 }
 
 function nonEmpty(value: string | undefined): string | undefined {

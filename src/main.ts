@@ -40,6 +40,7 @@ async function main(): Promise<void> {
   const exit = (code: number) => logger.flush(() => process.exit(code));
   const node = await createNode({
     dataDir: config.dataDir,
+    sqliteDriver: config.sqliteDriver,
     masterKey: config.masterKey,
     maxBodyBytes: config.maxBodyBytes,
     logger,

@@ -34,6 +34,7 @@ import {
   loadMasterKey,
 } from './secrets/credential-cipher.ts';
 import { openStore } from './store/open-store.ts';
+import type { SqliteDriverChoice } from './store/sqlite-driver.ts';
 import type { Store } from './store/store.ts';
 import { UpstreamClient } from './upstream/client.ts';
 
@@ -41,6 +42,8 @@ export const sluiceVersion = '0.1.0';
 
 export interface NodeOptions {
   dataDir: string;
+  /** Which driver runs the SQLite store (when there is no database URL); 'auto' when absent. */
+  sqliteDriver?: SqliteDriverChoice;
   masterKey: string | undefined;
   maxBodyBytes: number;
   logger: FastifyBaseLogger;
@@ -83,6 +86,7 @@ export async function createNode(options: NodeOptions): Promise<SluiceNode> {
   const store = await openStore({
     databaseUrl: options.databaseUrl,
     sqlitePath: join(options.dataDir, 'sluice.db'),
+    ...(options.sqliteDriver === undefined ? {} : { sqliteDriver: options.sqliteDriver }),
     onConnectionError: (error) =>
       options.logger.warn(
         { reason: error.message },

@@ -5,12 +5,15 @@
 import { ErrorCode, ServiceError } from '../domain/errors.ts';
 import { openPostgresStore } from './postgres.ts';
 import { openSqliteStore } from './sqlite.ts';
+import type { SqliteDriverChoice } from './sqlite-driver.ts';
 import type { Store } from './store.ts';
 
 export interface OpenStoreOptions {
   /** `SLUICE_DATABASE_URL`: postgres:// or postgresql://. Unset or empty means SQLite. */
   databaseUrl: string | undefined;
   sqlitePath: string;
+  /** `SLUICE_SQLITE_DRIVER`; 'auto' when absent. */
+  sqliteDriver?: SqliteDriverChoice;
   /** Told about connections PostgreSQL dropped (they are replaced; this is for the log). */
   onConnectionError?: (error: Error) => void;
   /** How long to keep trying to reach PostgreSQL at start (it may be starting too). */
@@ -20,7 +23,10 @@ export interface OpenStoreOptions {
 export async function openStore(options: OpenStoreOptions): Promise<Store> {
   const { databaseUrl } = options;
   if (databaseUrl === undefined || databaseUrl.trim() === '') {
-    return openSqliteStore({ path: options.sqlitePath });
+    return openSqliteStore({
+      path: options.sqlitePath,
+      ...(options.sqliteDriver === undefined ? {} : { driver: options.sqliteDriver }),
+    });
   }
   if (!/^postgres(ql)?:\/\//i.test(databaseUrl.trim())) {
     // Not echoed: whatever it is, it may hold a password.

@@ -3,8 +3,9 @@
  * documents, their versions and the columns derived from them (for lookups and foreign keys).
  * Internal to the SQLite store.
  */
-import Database from 'better-sqlite3';
+
 import { ErrorCode, ServiceError } from '../domain/errors.ts';
+import { type SqliteDatabase, SqliteError, type SqliteStatement } from './sqlite-driver.ts';
 import type { Stored } from './store.ts';
 
 interface DocumentRow {
@@ -28,13 +29,13 @@ type BindValues = Record<string, string | null>;
 export class DocumentTable<T> {
   readonly #label: string;
   readonly #columns: [string, (document: T) => string | null][];
-  readonly #insert: Database.Statement<BindValues>;
-  readonly #select: Database.Statement<[string], DocumentRow>;
-  readonly #update: Database.Statement<BindValues>;
-  readonly #delete: Database.Statement<[string]>;
-  readonly #selectAll: Database.Statement<[], DocumentRow>;
+  readonly #insert: SqliteStatement;
+  readonly #select: SqliteStatement<DocumentRow>;
+  readonly #update: SqliteStatement;
+  readonly #delete: SqliteStatement;
+  readonly #selectAll: SqliteStatement<DocumentRow>;
 
-  constructor(database: Database.Database, options: DocumentTableOptions<T>) {
+  constructor(database: SqliteDatabase, options: DocumentTableOptions<T>) {
     const { table } = options;
     this.#label = options.label;
     this.#columns = Object.entries(options.columns ?? {});
@@ -96,7 +97,7 @@ function toStored<T>(row: DocumentRow): Stored<T> {
 
 function isUniqueViolation(error: unknown): boolean {
   return (
-    error instanceof Database.SqliteError &&
+    error instanceof SqliteError &&
     (error.code === 'SQLITE_CONSTRAINT_UNIQUE' || error.code === 'SQLITE_CONSTRAINT_PRIMARYKEY')
   );
 }

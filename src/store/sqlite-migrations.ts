@@ -5,7 +5,7 @@
  * migration (databases in the field have already run it), and keep it to plain DDL/DML so it
  * runs inside the transaction that records it.
  */
-import type Database from 'better-sqlite3';
+import type { SqliteDatabase } from './sqlite-driver.ts';
 
 export interface Migration {
   /** 1, 2, 3, … in order; the number recorded in `schema_migrations`. */
@@ -103,7 +103,7 @@ export const migrations: readonly Migration[] = [
  * write lock before reading, so two processes cannot both decide to apply the same migration.
  */
 export function applyMigrations(
-  database: Database.Database,
+  database: SqliteDatabase,
   list: readonly Migration[] = migrations,
 ): void {
   database.exec(`
@@ -116,9 +116,7 @@ export function applyMigrations(
   const newestKnown = list.reduce((newest, migration) => Math.max(newest, migration.version), 0);
   const newestApplied =
     database
-      .prepare<[], { version: number | null }>(
-        'SELECT max(version) AS version FROM schema_migrations',
-      )
+      .prepare<{ version: number | null }>('SELECT max(version) AS version FROM schema_migrations')
       .get()?.version ?? 0;
   if (newestApplied > newestKnown) {
     // Running older code on a newer schema could corrupt data the newer code relies on.
@@ -128,18 +126,15 @@ export function applyMigrations(
     );
   }
 
-  const isApplied = database.prepare<[number], unknown>(
-    'SELECT 1 FROM schema_migrations WHERE version = ?',
-  );
-  const record = database.prepare<[number, string, string]>(
+  const isApplied = database.prepare('SELECT 1 FROM schema_migrations WHERE version = ?');
+  const record = database.prepare(
     'INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)',
   );
-  const apply = database.transaction((migration: Migration) => {
-    if (isApplied.get(migration.version) !== undefined) return;
-    database.exec(migration.sql);
-    record.run(migration.version, migration.name, new Date().toISOString());
-  });
   for (const migration of [...list].sort((left, right) => left.version - right.version)) {
-    apply.immediate(migration);
+    database.transaction(() => {
+      if (isApplied.get(migration.version) !== undefined) return;
+      database.exec(migration.sql);
+      record.run(migration.version, migration.name, new Date().toISOString());
+    });
   }
 }

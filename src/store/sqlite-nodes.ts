@@ -2,8 +2,9 @@
  * The SQLite `nodes` table: one row per cluster node, replaced by each heartbeat. Internal to
  * the SQLite store.
  */
-import type Database from 'better-sqlite3';
+
 import { checkNodeRecord, toRoles } from './node-records.ts';
+import type { SqliteDatabase, SqliteStatement } from './sqlite-driver.ts';
 import type { NodeRecord } from './store.ts';
 
 interface NodeRow {
@@ -19,11 +20,11 @@ interface NodeRow {
 }
 
 export class NodeTable {
-  readonly #upsert: Database.Statement<NodeRow>;
-  readonly #selectAll: Database.Statement<[], NodeRow>;
-  readonly #delete: Database.Statement<[string]>;
+  readonly #upsert: SqliteStatement;
+  readonly #selectAll: SqliteStatement<NodeRow>;
+  readonly #delete: SqliteStatement;
 
-  constructor(database: Database.Database) {
+  constructor(database: SqliteDatabase) {
     this.#upsert = database.prepare(
       `INSERT INTO nodes (id, name, roles, http_address, flight_address, started_at, last_seen,
          lease_expires_at, active_streams)

@@ -1,28 +1,32 @@
 /**
- * The single-node `Store`, on SQLite through better-sqlite3.
+ * The single-node `Store`, on SQLite through a synchronous driver (sqlite-driver.ts: node:sqlite
+ * from Node 24, better-sqlite3 before).
  *
- * better-sqlite3 is synchronous: each method does all of its work before returning, so calls
- * from one process never interleave inside a method, and a transaction never spans an `await`.
- * Write transactions still use BEGIN IMMEDIATE, for other processes opening the same file: a
- * deferred transaction that reads and then writes can fail with SQLITE_BUSY without waiting,
- * while IMMEDIATE takes the write lock up front, where `busy_timeout` applies.
+ * The driver is synchronous: each method does all of its work before returning, so calls from
+ * one process never interleave inside a method, and a transaction never spans an `await`. Write
+ * transactions are still BEGIN IMMEDIATE, for other processes opening the same file.
  */
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import Database from 'better-sqlite3';
 import type { ConnectorDocument } from '../domain/connector.ts';
 import { ErrorCode, notFound, ServiceError } from '../domain/errors.ts';
 import type { ModelDocument, ModelGroupDocument, TaskDocument } from '../domain/model.ts';
 import type { StoredSettings } from '../domain/settings.ts';
 import {
   type SettingRow,
-  type SettingScope,
   type SettingsChange,
   type SettingWrite,
   settingsFromRows,
   settingWrites,
 } from './settings-rows.ts';
 import { DocumentTable } from './sqlite-document-table.ts';
+import {
+  openSqliteDatabase,
+  type SqliteDatabase,
+  type SqliteDriverChoice,
+  SqliteError,
+  type SqliteStatement,
+} from './sqlite-driver.ts';
 import { applyMigrations } from './sqlite-migrations.ts';
 import { NodeTable } from './sqlite-nodes.ts';
 import type {
@@ -39,18 +43,26 @@ const busyTimeoutMilliseconds = 5_000;
 export interface SqliteStoreOptions {
   /** A file path (parent directories are created) or ':memory:'. */
   path: string;
+  /** `SLUICE_SQLITE_DRIVER`; 'auto' (the default) picks by Node version. */
+  driver?: SqliteDriverChoice;
 }
 
 export async function openSqliteStore(options: SqliteStoreOptions): Promise<Store> {
   const { path } = options;
-  let database: Database.Database | undefined;
+  let database: SqliteDatabase | undefined;
   try {
     if (!isInMemory(path)) await mkdir(dirname(path), { recursive: true });
-    database = new Database(path);
-    database.pragma(`busy_timeout = ${busyTimeoutMilliseconds}`);
-    // The first statements that read the file: a corrupt file fails here, at open.
-    database.pragma('journal_mode = WAL');
-    database.pragma('foreign_keys = ON');
+    database = await openSqliteDatabase(path, options.driver);
+    database.exec(`PRAGMA busy_timeout = ${busyTimeoutMilliseconds}`);
+    // The first statement that reads the file: a corrupt file fails here, at open.
+    database.exec('PRAGMA journal_mode = WAL');
+    // Set, not left to the driver: better-sqlite3 12 is built with these as defaults (NORMAL
+    // only once the file is in WAL mode, so from the second open on), node:sqlite with SQLite's
+    // own (FULL and 2 MB). NORMAL in WAL mode never corrupts the file; a power cut may undo the
+    // last commits.
+    database.exec('PRAGMA synchronous = NORMAL');
+    database.exec('PRAGMA cache_size = -16000');
+    database.exec('PRAGMA foreign_keys = ON');
     applyMigrations(database);
     return new SqliteStore(database);
   } catch (error) {
@@ -62,7 +74,7 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Stor
 }
 
 function isInMemory(path: string): boolean {
-  // '' is better-sqlite3's anonymous temporary database.
+  // '' is SQLite's anonymous temporary database.
   return path === ':memory:' || path === '';
 }
 
@@ -71,36 +83,30 @@ function groupNameKey(name: string): string {
   return name.toLowerCase();
 }
 
+/** A row of the statements that list model ids. */
+interface IdRow {
+  id: string;
+}
+
 class SqliteStore implements Store {
-  readonly #database: Database.Database;
+  readonly #database: SqliteDatabase;
   #closed = false;
   readonly #connectors: DocumentTable<ConnectorDocument>;
   readonly #groups: DocumentTable<ModelGroupDocument>;
   readonly #models: DocumentTable<ModelDocument>;
   readonly #tasks: DocumentTable<TaskDocument>;
   readonly #nodes: NodeTable;
-  readonly #modelIdsByConnector: Database.Statement<[string], string>;
-  readonly #modelIdsByGroup: Database.Statement<[string], string>;
-  readonly #groupNameTaken: Database.Statement<{ nameKey: string; exceptId: string | null }>;
-  readonly #selectSettings: Database.Statement<[], SettingRow>;
-  readonly #upsertSetting: Database.Statement<[SettingScope, string, string]>;
-  readonly #deleteSetting: Database.Statement<[SettingScope, string]>;
-  readonly #deleteTransientSettings: Database.Statement<[]>;
-  readonly #selectMeta: Database.Statement<[string], string>;
-  readonly #upsertMeta: Database.Statement<[string, string]>;
-  readonly #deleteConnectorTransaction: (id: string) => DeleteConnectorResult;
-  readonly #deleteGroupTransaction: (id: string) => DeleteModelGroupResult;
-  readonly #updateGroupTransaction: (id: string, group: ModelGroupDocument) => boolean;
-  readonly #registerTransaction: (
-    modelId: string,
-    model: ModelDocument,
-    taskId: string,
-    task: TaskDocument,
-  ) => { modelVersion: string };
-  readonly #updateModelTransaction: (id: string, model: ModelDocument) => boolean;
-  readonly #updateSettingsTransaction: (writes: SettingWrite[]) => void;
+  readonly #modelIdsByConnector: SqliteStatement<IdRow>;
+  readonly #modelIdsByGroup: SqliteStatement<IdRow>;
+  readonly #groupNameTaken: SqliteStatement;
+  readonly #selectSettings: SqliteStatement<SettingRow>;
+  readonly #upsertSetting: SqliteStatement;
+  readonly #deleteSetting: SqliteStatement;
+  readonly #deleteTransientSettings: SqliteStatement;
+  readonly #selectMeta: SqliteStatement<{ value: string }>;
+  readonly #upsertMeta: SqliteStatement;
 
-  constructor(database: Database.Database) {
+  constructor(database: SqliteDatabase) {
     this.#database = database;
     this.#connectors = new DocumentTable(database, { table: 'connectors', label: 'connector' });
     this.#groups = new DocumentTable(database, {
@@ -119,12 +125,12 @@ class SqliteStore implements Store {
     this.#tasks = new DocumentTable(database, { table: 'tasks', label: 'task' });
     this.#nodes = new NodeTable(database);
 
-    this.#modelIdsByConnector = database
-      .prepare<[string], string>('SELECT id FROM models WHERE connector_id = ? ORDER BY seq')
-      .pluck();
-    this.#modelIdsByGroup = database
-      .prepare<[string], string>('SELECT id FROM models WHERE model_group_id = ? ORDER BY seq')
-      .pluck();
+    this.#modelIdsByConnector = database.prepare(
+      'SELECT id FROM models WHERE connector_id = ? ORDER BY seq',
+    );
+    this.#modelIdsByGroup = database.prepare(
+      'SELECT id FROM models WHERE model_group_id = ? ORDER BY seq',
+    );
     this.#groupNameTaken = database.prepare(
       `SELECT 1 FROM model_groups
        WHERE name_key = @nameKey AND (@exceptId IS NULL OR id <> @exceptId) LIMIT 1`,
@@ -140,60 +146,11 @@ class SqliteStore implements Store {
     this.#deleteTransientSettings = database.prepare(
       "DELETE FROM settings WHERE scope = 'transient'",
     );
-    this.#selectMeta = database
-      .prepare<[string], string>('SELECT value FROM meta WHERE key = ?')
-      .pluck();
+    this.#selectMeta = database.prepare('SELECT value FROM meta WHERE key = ?');
     this.#upsertMeta = database.prepare(
       `INSERT INTO meta (key, value) VALUES (?, ?)
        ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
     );
-
-    const immediate = <A extends unknown[], R>(work: (...parameters: A) => R) => {
-      const transaction = database.transaction(work);
-      return (...parameters: A): R => transaction.immediate(...parameters);
-    };
-    this.#deleteConnectorTransaction = immediate((id: string) =>
-      this.#deleteUnlessUsed(this.#connectors, this.#modelIdsByConnector, id),
-    );
-    this.#deleteGroupTransaction = immediate((id: string) =>
-      this.#deleteUnlessUsed(this.#groups, this.#modelIdsByGroup, id),
-    );
-    this.#updateGroupTransaction = immediate((id: string, group: ModelGroupDocument) => {
-      const stored = this.#groups.get(id);
-      if (stored === undefined) return false;
-      // latest_version belongs to registerModel. A caller that read the group before a
-      // concurrent registration would otherwise write the old number back, and the next model
-      // registered in the group would reuse a version.
-      const latest = Math.max(group.latest_version, stored.document.latest_version);
-      return this.#groups.update(id, { ...group, latest_version: latest });
-    });
-    this.#registerTransaction = immediate(
-      (modelId: string, model: ModelDocument, taskId: string, task: TaskDocument) => {
-        this.#checkReferences(model);
-        let modelVersion = '1';
-        if (model.model_group_id !== undefined) {
-          const group = this.#groups.get(model.model_group_id);
-          if (group === undefined) throw notFound('Failed to find model group');
-          const latest = group.document.latest_version + 1;
-          this.#groups.update(group.id, { ...group.document, latest_version: latest });
-          modelVersion = String(latest);
-        }
-        this.#models.insert(modelId, { ...model, model_version: modelVersion });
-        this.#tasks.insert(taskId, task);
-        return { modelVersion };
-      },
-    );
-    this.#updateModelTransaction = immediate((id: string, model: ModelDocument) => {
-      if (this.#models.get(id) === undefined) return false;
-      this.#checkReferences(model);
-      return this.#models.update(id, model);
-    });
-    this.#updateSettingsTransaction = immediate((writes: SettingWrite[]) => {
-      for (const { scope, key, value } of writes) {
-        if (value === null) this.#deleteSetting.run(scope, key);
-        else this.#upsertSetting.run(scope, key, value);
-      }
-    });
   }
 
   async createConnector(id: string, connector: ConnectorDocument): Promise<void> {
@@ -209,7 +166,9 @@ class SqliteStore implements Store {
   }
 
   async deleteConnector(id: string): Promise<DeleteConnectorResult> {
-    return this.#run(() => this.#deleteConnectorTransaction(id));
+    return this.#write(() =>
+      this.#deleteUnlessUsed(this.#connectors, this.#modelIdsByConnector, id),
+    );
   }
 
   async listConnectors(): Promise<Stored<ConnectorDocument>[]> {
@@ -225,11 +184,19 @@ class SqliteStore implements Store {
   }
 
   async updateModelGroup(id: string, group: ModelGroupDocument): Promise<boolean> {
-    return this.#run(() => this.#updateGroupTransaction(id, group));
+    return this.#write(() => {
+      const stored = this.#groups.get(id);
+      if (stored === undefined) return false;
+      // latest_version belongs to registerModel. A caller that read the group before a
+      // concurrent registration would otherwise write the old number back, and the next model
+      // registered in the group would reuse a version.
+      const latest = Math.max(group.latest_version, stored.document.latest_version);
+      return this.#groups.update(id, { ...group, latest_version: latest });
+    });
   }
 
   async deleteModelGroup(id: string): Promise<DeleteModelGroupResult> {
-    return this.#run(() => this.#deleteGroupTransaction(id));
+    return this.#write(() => this.#deleteUnlessUsed(this.#groups, this.#modelIdsByGroup, id));
   }
 
   async listModelGroups(): Promise<Stored<ModelGroupDocument>[]> {
@@ -250,7 +217,20 @@ class SqliteStore implements Store {
     taskId: string,
     task: TaskDocument,
   ): Promise<{ modelVersion: string }> {
-    return this.#run(() => this.#registerTransaction(modelId, model, taskId, task));
+    return this.#write(() => {
+      this.#checkReferences(model);
+      let modelVersion = '1';
+      if (model.model_group_id !== undefined) {
+        const group = this.#groups.get(model.model_group_id);
+        if (group === undefined) throw notFound('Failed to find model group');
+        const latest = group.document.latest_version + 1;
+        this.#groups.update(group.id, { ...group.document, latest_version: latest });
+        modelVersion = String(latest);
+      }
+      this.#models.insert(modelId, { ...model, model_version: modelVersion });
+      this.#tasks.insert(taskId, task);
+      return { modelVersion };
+    });
   }
 
   async getModel(id: string): Promise<Stored<ModelDocument> | undefined> {
@@ -258,7 +238,11 @@ class SqliteStore implements Store {
   }
 
   async updateModel(id: string, model: ModelDocument): Promise<boolean> {
-    return this.#run(() => this.#updateModelTransaction(id, model));
+    return this.#write(() => {
+      if (this.#models.get(id) === undefined) return false;
+      this.#checkReferences(model);
+      return this.#models.update(id, model);
+    });
   }
 
   async deleteModel(id: string): Promise<boolean> {
@@ -291,7 +275,7 @@ class SqliteStore implements Store {
 
   async updateSettings(change: SettingsChange): Promise<StoredSettings> {
     return this.#run(() => {
-      this.#updateSettingsTransaction(settingWrites(change));
+      this.#writeSettings(settingWrites(change));
       return this.#readSettings();
     });
   }
@@ -313,7 +297,7 @@ class SqliteStore implements Store {
   }
 
   async getMeta(key: string): Promise<string | undefined> {
-    return this.#run(() => this.#selectMeta.get(key));
+    return this.#run(() => this.#selectMeta.get(key)?.value);
   }
 
   async setMeta(key: string, value: string): Promise<void> {
@@ -337,7 +321,7 @@ class SqliteStore implements Store {
     } catch (error) {
       if (ServiceError.isInstance(error)) throw error;
       if (
-        error instanceof Database.SqliteError &&
+        error instanceof SqliteError &&
         (error.code === 'SQLITE_BUSY' || error.code === 'SQLITE_LOCKED')
       ) {
         throw new ServiceError(ErrorCode.Internal, 'The SQLite store is busy', {
@@ -347,6 +331,11 @@ class SqliteStore implements Store {
       }
       throw ServiceError.from(error);
     }
+  }
+
+  /** `#run` in a write transaction. */
+  #write<R>(work: () => R): R {
+    return this.#run(() => this.#database.transaction(work));
   }
 
   #checkReferences(model: ModelDocument): void {
@@ -366,14 +355,23 @@ class SqliteStore implements Store {
 
   #deleteUnlessUsed<T>(
     table: DocumentTable<T>,
-    modelIdsUsing: Database.Statement<[string], string>,
+    modelIdsUsing: SqliteStatement<IdRow>,
     id: string,
   ): DeleteConnectorResult {
     if (table.get(id) === undefined) return { outcome: 'not_found' };
-    const modelIds = modelIdsUsing.all(id);
+    const modelIds = modelIdsUsing.all(id).map((row) => row.id);
     if (modelIds.length > 0) return { outcome: 'in_use', modelIds };
     table.delete(id);
     return { outcome: 'deleted' };
+  }
+
+  #writeSettings(writes: SettingWrite[]): void {
+    this.#database.transaction(() => {
+      for (const { scope, key, value } of writes) {
+        if (value === null) this.#deleteSetting.run(scope, key);
+        else this.#upsertSetting.run(scope, key, value);
+      }
+    });
   }
 
   #readSettings(): StoredSettings {
