@@ -1,11 +1,13 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: ml-commons placeholders are literal text in these tests.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import fc from 'fast-check';
 import {
   escapeRequestParameters,
   isJson,
   mergeParameters,
   ownValue,
+  requestParameterMap,
   toParameterMap,
 } from './parameters.ts';
 
@@ -136,6 +138,31 @@ describe('escapeRequestParameters (ConnectorUtils.escapeRemoteInferenceInputData
     const input = { a: '"' };
     escapeRequestParameters(input);
     assert.deepEqual(input, { a: '"' });
+  });
+});
+
+describe('requestParameterMap', () => {
+  it('equals escapeRequestParameters(toParameterMap(input)) for any JSON request', () => {
+    const parameters = fc.dictionary(
+      fc.oneof(fc.string(), fc.constant('no_escape_params')),
+      fc.oneof(
+        fc.jsonValue(),
+        fc.json(),
+        fc.string(),
+        fc.constantFrom('a, b', '"quoted"', '[1,2', '{"x":1}', '  [ ]'),
+      ),
+    );
+    fc.assert(
+      fc.property(parameters, (input) => {
+        // What a request body holds after JSON.parse (no undefined, no -0 distinctions).
+        const parsed = JSON.parse(JSON.stringify(input)) as Record<string, unknown>;
+        assert.deepEqual(
+          requestParameterMap(parsed),
+          escapeRequestParameters(toParameterMap(parsed)),
+        );
+      }),
+      { numRuns: 500 },
+    );
   });
 });
 

@@ -54,6 +54,25 @@ export function escapeRequestParameters(
 }
 
 /**
+ * `escapeRequestParameters(toParameterMap(input))` without parsing again what was just
+ * serialised: an object or array of the request is JSON by construction, so its text is kept raw
+ * without the `isJson` parse (a prompt's `messages` can be long, and this runs per request).
+ */
+export function requestParameterMap(input: Record<string, unknown>): Record<string, string> {
+  const parameters = toParameterMap(input);
+  const noEscape = new Set(
+    (ownValue(parameters, noEscapeParametersKey) ?? '').split(',').map((key) => key.trim()),
+  );
+  return Object.fromEntries(
+    Object.entries(parameters).map(([key, value]): [string, string] => {
+      const original: unknown = input[key];
+      const container = typeof original === 'object' && original !== null;
+      return [key, container || isJson(value) || noEscape.has(key) ? value : escapeJson(value)];
+    }),
+  );
+}
+
+/**
  * The merge of `RemoteConnectorExecutor#preparePayloadAndInvoke` (reference §7.1): connector
  * parameters, then request parameters, then the pre-process function's output, then the request
  * parameters again, so a caller's value always wins.

@@ -5,11 +5,7 @@
  * Shared by `_predict` and `_predict/stream`.
  */
 
-import {
-  escapeRequestParameters,
-  mergeParameters,
-  toParameterMap,
-} from '../connector/parameters.ts';
+import { mergeParameters, requestParameterMap } from '../connector/parameters.ts';
 import { buildHeaders, buildUrl, createPayload } from '../connector/payload.ts';
 import type { ConnectorAction, ResolvedConnector } from '../domain/connector.ts';
 import { badRequest } from '../domain/errors.ts';
@@ -61,7 +57,7 @@ export function prepareCall(connector: ResolvedConnector, body: PredictBody): Pr
   if (action === undefined) {
     throw badRequest(`The connector ${connector.name} has no predict action`);
   }
-  const requestParameters = escapeRequestParameters(toParameterMap(body.parameters));
+  const requestParameters = requestParameterMap(body.parameters);
   // ml-commons runs the default embedding pre-processing for text_docs when none is set.
   const preProcessed =
     body.textDocs === undefined
