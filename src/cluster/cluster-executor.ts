@@ -46,7 +46,7 @@ export class ClusterExecutor implements PredictionExecutor {
     body: PredictBody,
     signal: AbortSignal,
   ): Promise<InferenceResponse> {
-    return this.#onFirstAvailable(modelId, async (node, local) => {
+    return this.#onFirstAvailable(modelId, signal, async (node, local) => {
       if (local !== undefined) return local.predict(modelId, body, signal);
       const bytes = await this.#client(node).doAction(
         predictAction,
@@ -65,7 +65,7 @@ export class ClusterExecutor implements PredictionExecutor {
     if (!this.#dependencies.settings.current().streamEnabled) {
       throw new ServiceError(ErrorCode.BadRequest, streamDisabledMessage);
     }
-    return this.#onFirstAvailable(modelId, async (node, local) => {
+    return this.#onFirstAvailable(modelId, controller.signal, async (node, local) => {
       if (local !== undefined) return local.openStream(modelId, body, controller);
       // Each node tried gets a controller of its own: giving up on one must not end the request.
       return this.#remoteStream(node, modelId, body, controller.signal);
@@ -74,6 +74,7 @@ export class ClusterExecutor implements PredictionExecutor {
 
   async #onFirstAvailable<T>(
     modelId: string,
+    signal: AbortSignal,
     run: (node: NodeRecord, local: PredictionExecutor | undefined) => Promise<T>,
   ): Promise<T> {
     const { predict, membership, router } = this.#dependencies;
@@ -81,6 +82,12 @@ export class ClusterExecutor implements PredictionExecutor {
     const candidates = router.order(servingNodes(model, membership.liveMlNodes()));
     let lastFailure: ServiceError | undefined;
     for (const node of candidates) {
+      // The client left while the model was checked or an earlier node was tried: no more nodes.
+      if (signal.aborted) {
+        throw new ServiceError(ErrorCode.Canceled, 'The request was cancelled', {
+          cause: signal.reason,
+        });
+      }
       const local = node.id === membership.self.id ? this.#dependencies.local : undefined;
       try {
         return await run(node, local);
@@ -108,7 +115,8 @@ export class ClusterExecutor implements PredictionExecutor {
   ): Promise<OpenStream> {
     const controller = new AbortController();
     const onClientGone = () => controller.abort(clientSignal.reason);
-    clientSignal.addEventListener('abort', onClientGone, { once: true });
+    if (clientSignal.aborted) onClientGone();
+    else clientSignal.addEventListener('abort', onClientGone, { once: true });
     const releaseSlot = this.#dependencies.router.track(node.id);
     const release = () => {
       clientSignal.removeEventListener('abort', onClientGone);
