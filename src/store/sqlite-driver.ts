@@ -189,8 +189,11 @@ export class SqliteDatabase {
       this.prepare('COMMIT').run();
       return result;
     } catch (error) {
-      // SQLite rolls back by itself after some errors (SQLITE_FULL, for one).
-      if (this.inTransaction) this.prepare('ROLLBACK').run();
+      // SQLite rolls back by itself after some errors (SQLITE_FULL, for one). A failing ROLLBACK
+      // must not hide why the transaction failed: the caller gets the first error.
+      try {
+        if (this.inTransaction) this.prepare('ROLLBACK').run();
+      } catch {}
       throw error;
     }
   }

@@ -118,6 +118,7 @@ export class ResponseStream implements Dispatcher.DispatchHandler, AsyncIterable
     return this;
   }
 
+  /** For one consumer at a time (`for await` never overlaps calls): there is one wake-up slot. */
   async next(): Promise<IteratorResult<Buffer, undefined>> {
     while (this.#queue.length === 0 && !this.#ended && !this.#failed) {
       await new Promise<void>((resolve) => {
@@ -139,7 +140,7 @@ export class ResponseStream implements Dispatcher.DispatchHandler, AsyncIterable
   async return(): Promise<IteratorResult<Buffer, undefined>> {
     this.#queue = [];
     this.#queuedBytes = 0;
-    if (this.#ended || this.#failed) return { value: undefined, done: true };
+    if (this.#ended || this.#failed || this.#draining) return { value: undefined, done: true };
     if (this.#signal.aborted) {
       this.release();
       return { value: undefined, done: true };
