@@ -4,6 +4,7 @@ import { RecordBatchReader, RecordBatchStreamWriter } from 'apache-arrow';
 import { ErrorCode, ServiceError } from '../domain/errors.ts';
 import type { StreamPart } from '../domain/stream-part.ts';
 import { everyKind, within } from './__fixtures__/harness.ts';
+import { isProtocolError } from './__fixtures__/part-codec.ts';
 import {
   encodeRecordBatchMessage,
   encodeSchemaMessage,
@@ -25,13 +26,6 @@ const endOfStream = Uint8Array.of(0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0);
 
 function concat(chunks: Uint8Array[]): Uint8Array {
   return new Uint8Array(Buffer.concat(chunks));
-}
-
-function isProtocolError(pattern: RegExp) {
-  return (error: unknown) =>
-    ServiceError.isInstance(error) &&
-    error.code === ErrorCode.UpstreamProtocol &&
-    pattern.test(error.message);
 }
 
 describe('G4: the IPC length prefix counts the padding', () => {

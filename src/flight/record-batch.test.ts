@@ -13,6 +13,7 @@ import {
 import { ErrorCode, ServiceError } from '../domain/errors.ts';
 import type { StreamPart } from '../domain/stream-part.ts';
 import { everyKind } from './__fixtures__/harness.ts';
+import { longBatch } from './__fixtures__/part-codec.ts';
 import {
   assertStreamPartSchema,
   partsToRecordBatch,
@@ -31,16 +32,7 @@ describe('StreamPart[] ⇄ RecordBatch', () => {
 
   test('long batches (multi-byte validity bitmaps, beyond the shared null columns) round-trip', () => {
     for (const length of [8, 9, 16, 17, 40]) {
-      const parts: StreamPart[] = Array.from({ length }, (_, index) =>
-        index % 3 === 0
-          ? {
-              type: 'tool-call-delta',
-              index,
-              ...(index % 2 ? { id: `c${index}` } : {}),
-              argumentsDelta: '{',
-            }
-          : { type: 'text-delta', text: `t${index} ✓` },
-      );
+      const parts = longBatch(length);
       assert.deepStrictEqual(recordBatchToParts(partsToRecordBatch(parts)), parts);
     }
   });
