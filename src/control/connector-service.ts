@@ -19,6 +19,7 @@ import {
   readConnectorFields,
 } from './connector-input.ts';
 import { newId } from './ids.ts';
+import { updateOptimistically } from './optimistic-update.ts';
 import { indexNames, maskCredential, type WriteResponse, writeResponse } from './responses.ts';
 import { type SearchRequest, type SearchResponse, search } from './search.ts';
 import type { SettingsService } from './settings-service.ts';
@@ -76,12 +77,14 @@ export class ConnectorService {
 
   async update(id: string, body: unknown): Promise<WriteResponse> {
     const { store } = this.#dependencies;
-    const stored = await store.getConnector(id);
-    if (stored === undefined) throw connectorNotFound();
-    const document = await this.prepareUpdate(stored.document, body);
-    if (!(await store.updateConnector(id, document))) throw connectorNotFound();
+    const { version } = await updateOptimistically({
+      read: () => store.getConnector(id),
+      change: (stored) => this.prepareUpdate(stored.document, body),
+      write: (document, expectedVersion) => store.updateConnector(id, document, expectedVersion),
+      notFound: connectorNotFound,
+    });
     this.#dependencies.changes?.bump();
-    return writeResponse(indexNames.connector, id, stored.version + 1, 'updated');
+    return writeResponse(indexNames.connector, id, version, 'updated');
   }
 
   async delete(id: string): Promise<WriteResponse> {

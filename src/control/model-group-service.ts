@@ -4,6 +4,7 @@ import type { ModelGroupDocument } from '../domain/model.ts';
 import type { Store } from '../store/store.ts';
 import { newId } from './ids.ts';
 import { optionalStringList, optionalText, requireObject, requireText } from './input.ts';
+import { updateOptimistically } from './optimistic-update.ts';
 import { indexNames, type WriteResponse, writeResponse } from './responses.ts';
 import { type SearchRequest, type SearchResponse, search } from './search.ts';
 
@@ -34,7 +35,6 @@ export class ModelGroupService {
     access?: string | undefined;
     backendRoles?: string[] | undefined;
   }): Promise<string> {
-    await this.#refuseTakenName(fields.name);
     const now = this.#now();
     const document: ModelGroupDocument = {
       name: fields.name,
@@ -46,7 +46,10 @@ export class ModelGroupService {
     if (fields.description !== undefined) document.description = fields.description;
     if (fields.backendRoles !== undefined) document.backend_roles = fields.backendRoles;
     const id = newId();
-    await this.#store.createModelGroup(id, document);
+    // The store's unique index decides, so two concurrent requests cannot both take a name.
+    if ((await this.#store.createModelGroup(id, document)) === 'name_taken') {
+      throw nameTaken(fields.name);
+    }
     return id;
   }
 
@@ -59,12 +62,16 @@ export class ModelGroupService {
     name: string;
     description?: string | undefined;
   }): Promise<string> {
-    const wanted = model.name.toLowerCase();
-    const existing = (await this.#store.listModelGroups()).find(
-      (group) => group.document.name.toLowerCase() === wanted,
-    );
-    if (existing !== undefined) return existing.id;
-    return this.create({ name: model.name, description: model.description });
+    const existing = await this.#store.modelGroupIdByName(model.name);
+    if (existing !== undefined) return existing;
+    try {
+      return await this.create({ name: model.name, description: model.description });
+    } catch (error) {
+      // Another registration of the same name created the group in between: join it.
+      const created = await this.#store.modelGroupIdByName(model.name);
+      if (created === undefined) throw error;
+      return created;
+    }
   }
 
   async get(id: string): Promise<ModelGroupDocument> {
@@ -75,21 +82,27 @@ export class ModelGroupService {
 
   async update(id: string, body: unknown): Promise<{ status: 'Updated' }> {
     const input = requireObject(body, 'The model group');
-    const stored = await this.#store.getModelGroup(id);
-    if (stored === undefined) throw modelGroupNotFound();
-    const document: ModelGroupDocument = { ...stored.document, last_updated_time: this.#now() };
     const name = optionalText(input['name'], 'name');
-    if (name !== undefined) {
-      await this.#refuseTakenName(name, id);
-      document.name = name;
-    }
     const description = optionalText(input['description'], 'description');
-    if (description !== undefined) document.description = description;
     const access = optionalText(input['access_mode'], 'access_mode');
-    if (access !== undefined) document.access = access;
     const backendRoles = optionalStringList(input['backend_roles'], 'backend_roles');
-    if (backendRoles !== undefined) document.backend_roles = backendRoles;
-    if (!(await this.#store.updateModelGroup(id, document))) throw modelGroupNotFound();
+    await updateOptimistically({
+      read: () => this.#store.getModelGroup(id),
+      change: (stored) => {
+        const document: ModelGroupDocument = { ...stored.document, last_updated_time: this.#now() };
+        if (name !== undefined) document.name = name;
+        if (description !== undefined) document.description = description;
+        if (access !== undefined) document.access = access;
+        if (backendRoles !== undefined) document.backend_roles = backendRoles;
+        return document;
+      },
+      write: async (document, expectedVersion) => {
+        const outcome = await this.#store.updateModelGroup(id, document, expectedVersion);
+        if (outcome === 'name_taken') throw nameTaken(document.name);
+        return outcome;
+      },
+      notFound: modelGroupNotFound,
+    });
     return { status: 'Updated' };
   }
 
@@ -116,14 +129,12 @@ export class ModelGroupService {
       request,
     );
   }
+}
 
-  async #refuseTakenName(name: string, exceptId?: string): Promise<void> {
-    if (await this.#store.modelGroupNameTaken(name, exceptId)) {
-      throw badRequest(
-        `The name you provided is already being used by a model group: "${name}". Please provide a different name.`,
-      );
-    }
-  }
+function nameTaken(name: string): ServiceError {
+  return badRequest(
+    `The name you provided is already being used by a model group: "${name}". Please provide a different name.`,
+  );
 }
 
 export function modelGroupNotFound(): ServiceError {

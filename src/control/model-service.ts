@@ -8,13 +8,14 @@
 import { deploymentView, type LiveNodes } from '../cluster/placement.ts';
 import { badRequest, ErrorCode, ServiceError } from '../domain/errors.ts';
 import type { ModelDocument, TaskDocument, TaskType } from '../domain/model.ts';
-import type { Store } from '../store/store.ts';
+import type { Store, Stored } from '../store/store.ts';
 import type { ChangeCounter } from './changes.ts';
 import { type ConnectorService, connectorView } from './connector-service.ts';
 import { newId } from './ids.ts';
 import { requireObject } from './input.ts';
 import type { ModelGroupService } from './model-group-service.ts';
-import { applyModelUpdate, readModelFields } from './model-input.ts';
+import { applyModelUpdate, type ModelFields, readModelFields } from './model-input.ts';
+import { updateOptimistically } from './optimistic-update.ts';
 import { indexNames, type WriteResponse, writeResponse } from './responses.ts';
 import { type SearchRequest, type SearchResponse, search } from './search.ts';
 
@@ -94,9 +95,11 @@ export class ModelService {
   ): Promise<{ task_id: string; task_type: 'DEPLOY_MODEL'; status: 'COMPLETED' }> {
     const { store, now } = this.#dependencies;
     const nodeIds = this.#readNodeIds(body);
-    const stored = await this.#require(id);
     const time = now();
-    await store.updateModel(id, { ...stored.document, ...this.#deployedState(time, nodeIds) });
+    await this.#updateModel(id, (stored) => ({
+      ...stored.document,
+      ...this.#deployedState(time, nodeIds),
+    }));
     this.#dependencies.changes?.bump();
     const taskId = newId();
     await store.createTask(taskId, this.#task('DEPLOY_MODEL', id, time));
@@ -105,10 +108,9 @@ export class ModelService {
 
   /** ml-commons answers per node: `{ "<node id>": { "stats": { "<model id>": "undeployed" } } }`. */
   async undeploy(id: string): Promise<Record<string, { stats: Record<string, string> }>> {
-    const { store, now, nodeId } = this.#dependencies;
-    const stored = await this.#require(id);
+    const { now, nodeId } = this.#dependencies;
     const time = now();
-    await store.updateModel(id, {
+    await this.#updateModel(id, (stored) => ({
       ...stored.document,
       model_state: 'UNDEPLOYED',
       current_worker_node_count: 0,
@@ -116,7 +118,7 @@ export class ModelService {
       planning_worker_nodes: [],
       last_undeployed_time: time,
       last_updated_time: time,
-    });
+    }));
     this.#dependencies.changes?.bump();
     return { [nodeId]: { stats: { [id]: 'undeployed' } } };
   }
@@ -143,30 +145,50 @@ export class ModelService {
   }
 
   async update(id: string, body: unknown): Promise<WriteResponse> {
-    const { store, connectors, now } = this.#dependencies;
-    const stored = await this.#require(id);
     const input = requireObject(body, 'The model update');
     const fields = readModelFields(input, 'update');
-    const document: ModelDocument = { ...stored.document, last_updated_time: now() };
+    const { version } = await this.#updateModel(id, (stored) =>
+      this.#applyUpdate(stored.document, input, fields),
+    );
+    this.#dependencies.changes?.bump();
+    return writeResponse(indexNames.model, id, version, 'updated');
+  }
+
+  async #applyUpdate(
+    stored: ModelDocument,
+    input: Record<string, unknown>,
+    fields: ModelFields,
+  ): Promise<ModelDocument> {
+    const { connectors, now } = this.#dependencies;
+    const document: ModelDocument = { ...stored, last_updated_time: now() };
     applyModelUpdate(document, fields);
     if (input['connector'] !== undefined && input['connector'] !== null) {
-      if (stored.document.connector === undefined) {
+      if (stored.connector === undefined) {
         throw badRequest('This model uses a stored connector; update it by connector_id instead');
       }
-      document.connector = await connectors.prepareUpdate(
-        stored.document.connector,
-        input['connector'],
-      );
+      document.connector = await connectors.prepareUpdate(stored.connector, input['connector']);
     }
     if (input['connector_id'] !== undefined) {
-      if (stored.document.connector !== undefined) {
+      if (stored.connector !== undefined) {
         throw badRequest('This model has an inline connector; it cannot switch to a connector_id');
       }
       document.connector_id = String(input['connector_id']);
     }
-    if (!(await store.updateModel(id, document))) throw modelNotFound();
-    this.#dependencies.changes?.bump();
-    return writeResponse(indexNames.model, id, stored.version + 1, 'updated');
+    return document;
+  }
+
+  /** A read-modify-write of the model that never overwrites a concurrent change. */
+  #updateModel(
+    id: string,
+    change: (stored: Stored<ModelDocument>) => ModelDocument | Promise<ModelDocument>,
+  ): Promise<{ document: ModelDocument; version: number }> {
+    const { store } = this.#dependencies;
+    return updateOptimistically({
+      read: () => store.getModel(id),
+      change,
+      write: (document, expectedVersion) => store.updateModel(id, document, expectedVersion),
+      notFound: modelNotFound,
+    });
   }
 
   async delete(id: string): Promise<WriteResponse> {

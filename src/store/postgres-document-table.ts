@@ -6,8 +6,9 @@
  */
 import type pg from 'pg';
 import { badRequest, ErrorCode, ServiceError } from '../domain/errors.ts';
-import { isUniqueViolation } from './postgres-errors.ts';
-import type { Stored } from './store.ts';
+import { isUniqueViolation, violatedConstraint } from './postgres-errors.ts';
+import type { Stored, UpdateOutcome } from './store.ts';
+import type { Taken } from './unique-column.ts';
 
 /** A pool (one statement, any connection) or a client inside a transaction. */
 export interface Queryable {
@@ -34,6 +35,12 @@ export interface DocumentTableOptions<T> {
   label: string;
   /** Columns kept beside the document, each derived from it on every write. */
   columns?: Record<string, (document: T) => string | null>;
+  /**
+   * A derived column with a unique index named `<table>_<column>` (a model group's name). A
+   * write that clashes on it is answered `taken` instead of failing, so the database, not a
+   * check before the write, decides between two concurrent writers.
+   */
+  uniqueColumn?: string;
 }
 
 /**
@@ -47,6 +54,7 @@ export function isStorableText(value: string): boolean {
 export class DocumentTable<T> {
   readonly #table: string;
   readonly #label: string;
+  readonly #uniqueIndex: string | undefined;
   readonly #columns: [string, (document: T) => string | null][];
   readonly #insert: string;
   readonly #update: string;
@@ -55,6 +63,8 @@ export class DocumentTable<T> {
     const { table } = options;
     this.#table = table;
     this.#label = options.label;
+    this.#uniqueIndex =
+      options.uniqueColumn === undefined ? undefined : `${table}_${options.uniqueColumn}`;
     this.#columns = Object.entries(options.columns ?? {});
     const derived = this.#columns.map(([column]) => column);
     const placeholders = derived.map((_, index) => `$${index + 3}`);
@@ -64,10 +74,11 @@ export class DocumentTable<T> {
        SET version = version + 1, document = $2::json${derived
          .map((column, index) => `, ${column} = ${placeholders[index]}`)
          .join('')}
-       WHERE id = $1`;
+       WHERE id = $1 AND ($${derived.length + 3}::integer IS NULL OR version = $${derived.length + 3})`;
   }
 
-  async insert(db: Queryable, id: string, document: T): Promise<void> {
+  /** A duplicate id is a conflict (ids are generated: a clash is a bug or a replayed request). */
+  async insert(db: Queryable, id: string, document: T): Promise<'created' | Taken> {
     if (!isStorableText(id)) {
       throw badRequest(`A ${this.#label} id cannot contain NUL or unpaired surrogate characters`);
     }
@@ -77,11 +88,11 @@ export class DocumentTable<T> {
         text: this.#insert,
         values: this.#values(id, document),
       });
+      return 'created';
     } catch (error) {
-      if (isUniqueViolation(error)) {
-        throw new ServiceError(ErrorCode.Conflict, `A ${this.#label} with id ${id} already exists`);
-      }
-      throw error;
+      if (!isUniqueViolation(error)) throw error;
+      if (this.#clashesOnUniqueColumn(error)) return 'taken';
+      throw new ServiceError(ErrorCode.Conflict, `A ${this.#label} with id ${id} already exists`);
     }
   }
 
@@ -97,15 +108,35 @@ export class DocumentTable<T> {
     return row === undefined ? undefined : toStored<T>(row);
   }
 
-  /** Replaces the document and bumps its version; false when the id is unknown. */
-  async update(db: Queryable, id: string, document: T): Promise<boolean> {
-    if (!isStorableText(id)) return false;
-    const result = await db.query({
-      name: `${this.#table}-update`,
-      text: this.#update,
-      values: this.#values(id, document),
-    });
-    return (result.rowCount ?? 0) > 0;
+  /**
+   * Replaces the document and bumps its version, if it is still `expectedVersion` (when given).
+   * Telling a conflict from an unknown id takes a second read, which a caller inside a
+   * transaction has already made under a row lock, so it may pass `knownToExist`.
+   */
+  async update(
+    db: Queryable,
+    id: string,
+    document: T,
+    expectedVersion?: number,
+    knownToExist = false,
+  ): Promise<UpdateOutcome | Taken> {
+    if (!isStorableText(id)) return 'not_found';
+    let updated: boolean;
+    try {
+      const result = await db.query({
+        name: `${this.#table}-update`,
+        text: this.#update,
+        values: [...this.#values(id, document), expectedVersion ?? null],
+      });
+      updated = (result.rowCount ?? 0) > 0;
+    } catch (error) {
+      if (isUniqueViolation(error) && this.#clashesOnUniqueColumn(error)) return 'taken';
+      throw error;
+    }
+    if (updated) return 'updated';
+    if (expectedVersion === undefined) return 'not_found';
+    if (knownToExist) return 'version_conflict';
+    return (await this.get(db, id)) === undefined ? 'not_found' : 'version_conflict';
   }
 
   async delete(db: Queryable, id: string): Promise<boolean> {
@@ -124,6 +155,10 @@ export class DocumentTable<T> {
       text: `SELECT id, version, document::text AS document FROM ${this.#table} ORDER BY seq`,
     });
     return result.rows.map((row) => toStored<T>(row));
+  }
+
+  #clashesOnUniqueColumn(error: unknown): boolean {
+    return this.#uniqueIndex !== undefined && violatedConstraint(error) === this.#uniqueIndex;
   }
 
   #values(id: string, document: T): (string | null)[] {

@@ -98,6 +98,12 @@ export function isUniqueViolation(error: unknown): boolean {
   return errorCode(error) === '23505';
 }
 
+/** The constraint or unique index a failed statement violated, as PostgreSQL names it. */
+export function violatedConstraint(error: unknown): string | undefined {
+  if (typeof error !== 'object' || error === null || !('constraint' in error)) return undefined;
+  return typeof error.constraint === 'string' ? error.constraint : undefined;
+}
+
 /** Whether the connection the error came from is still usable (a server-side SQL error). */
 export function isStatementError(error: unknown): boolean {
   const code = errorCode(error);

@@ -97,6 +97,20 @@ export const migrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    name: 'unique model group names',
+    // Until now the name was checked before the insert, so two concurrent creations could both
+    // pass. Groups that share a name that way keep their documents; all but the oldest get a
+    // key no name can produce (a key is JSON text ending in a quote; this appends after it).
+    sql: `
+      UPDATE model_groups
+      SET name_key = name_key || ' ' || id
+      WHERE seq NOT IN (SELECT min(seq) FROM model_groups GROUP BY name_key);
+      DROP INDEX model_groups_name_key;
+      CREATE UNIQUE INDEX model_groups_name_key ON model_groups (name_key);
+    `,
+  },
 ];
 
 /** An arbitrary constant, the same in every build: advisory locks are per database. */

@@ -19,10 +19,13 @@ import {
 import type {
   DeleteConnectorResult,
   DeleteModelGroupResult,
+  ModelGroupUpdateOutcome,
   NodeRecord,
   Store,
   Stored,
+  UpdateOutcome,
 } from './store.ts';
+import { withoutUniqueColumn } from './unique-column.ts';
 
 /** The key that makes group names unique regardless of case; JSON so that any name fits text. */
 function groupNameKey(name: string): string {
@@ -40,6 +43,7 @@ export class PostgresStore implements Store {
     table: 'model_groups',
     label: 'model group',
     columns: { name_key: (group) => groupNameKey(group.name) },
+    uniqueColumn: 'name_key',
   });
   readonly #models = new DocumentTable<ModelDocument>({
     table: 'models',
@@ -60,15 +64,23 @@ export class PostgresStore implements Store {
   }
 
   createConnector(id: string, connector: ConnectorDocument): Promise<void> {
-    return this.#run((db) => this.#connectors.insert(db, id, connector));
+    return this.#run(async (db) => {
+      await this.#connectors.insert(db, id, connector);
+    });
   }
 
   getConnector(id: string): Promise<Stored<ConnectorDocument> | undefined> {
     return this.#runRepeatable((db) => this.#connectors.get(db, id));
   }
 
-  updateConnector(id: string, connector: ConnectorDocument): Promise<boolean> {
-    return this.#run((db) => this.#connectors.update(db, id, connector));
+  updateConnector(
+    id: string,
+    connector: ConnectorDocument,
+    expectedVersion?: number,
+  ): Promise<UpdateOutcome> {
+    return this.#run(async (db) =>
+      withoutUniqueColumn(await this.#connectors.update(db, id, connector, expectedVersion)),
+    );
   }
 
   deleteConnector(id: string): Promise<DeleteConnectorResult> {
@@ -81,23 +93,31 @@ export class PostgresStore implements Store {
     return this.#runRepeatable((db) => this.#connectors.list(db));
   }
 
-  createModelGroup(id: string, group: ModelGroupDocument): Promise<void> {
-    return this.#run((db) => this.#groups.insert(db, id, group));
+  createModelGroup(id: string, group: ModelGroupDocument): Promise<'created' | 'name_taken'> {
+    return this.#run(async (db) =>
+      (await this.#groups.insert(db, id, group)) === 'taken' ? 'name_taken' : 'created',
+    );
   }
 
   getModelGroup(id: string): Promise<Stored<ModelGroupDocument> | undefined> {
     return this.#runRepeatable((db) => this.#groups.get(db, id));
   }
 
-  updateModelGroup(id: string, group: ModelGroupDocument): Promise<boolean> {
+  updateModelGroup(
+    id: string,
+    group: ModelGroupDocument,
+    expectedVersion?: number,
+  ): Promise<ModelGroupUpdateOutcome> {
     return this.#transaction(async (client) => {
       const stored = await this.#groups.get(client, id, 'update');
-      if (stored === undefined) return false;
+      if (stored === undefined) return 'not_found';
       // latest_version belongs to registerModel. A caller that read the group before a
       // concurrent registration would otherwise write the old number back, and the next model
       // registered in the group would reuse a version.
       const latest = Math.max(group.latest_version, stored.document.latest_version);
-      return this.#groups.update(client, id, { ...group, latest_version: latest });
+      const changed = { ...group, latest_version: latest };
+      const outcome = await this.#groups.update(client, id, changed, expectedVersion, true);
+      return outcome === 'taken' ? 'name_taken' : outcome;
     });
   }
 
@@ -111,17 +131,14 @@ export class PostgresStore implements Store {
     return this.#runRepeatable((db) => this.#groups.list(db));
   }
 
-  modelGroupNameTaken(name: string, exceptId?: string): Promise<boolean> {
-    // An id no row can have excludes nothing.
-    const except = exceptId !== undefined && isStorableText(exceptId) ? exceptId : null;
+  modelGroupIdByName(name: string): Promise<string | undefined> {
     return this.#runRepeatable(async (db) => {
-      const result = await db.query({
-        name: 'model_groups-name-taken',
-        text: `SELECT 1 FROM model_groups
-               WHERE name_key = $1 AND ($2::text IS NULL OR id <> $2) LIMIT 1`,
-        values: [groupNameKey(name), except],
+      const result = await db.query<{ id: string }>({
+        name: 'model_groups-id-by-name',
+        text: 'SELECT id FROM model_groups WHERE name_key = $1',
+        values: [groupNameKey(name)],
       });
-      return result.rows.length > 0;
+      return result.rows[0]?.id;
     });
   }
 
@@ -152,9 +169,9 @@ export class PostgresStore implements Store {
     return this.#runRepeatable((db) => this.#models.get(db, id));
   }
 
-  updateModel(id: string, model: ModelDocument): Promise<boolean> {
+  updateModel(id: string, model: ModelDocument, expectedVersion?: number): Promise<UpdateOutcome> {
     return this.#transaction(async (client) => {
-      if ((await this.#models.get(client, id, 'update')) === undefined) return false;
+      if ((await this.#models.get(client, id, 'update')) === undefined) return 'not_found';
       await this.#checkConnector(client, model);
       if (
         model.model_group_id !== undefined &&
@@ -162,7 +179,9 @@ export class PostgresStore implements Store {
       ) {
         throw notFound('Failed to find model group');
       }
-      return this.#models.update(client, id, model);
+      return withoutUniqueColumn(
+        await this.#models.update(client, id, model, expectedVersion, true),
+      );
     });
   }
 
@@ -175,7 +194,9 @@ export class PostgresStore implements Store {
   }
 
   createTask(id: string, task: TaskDocument): Promise<void> {
-    return this.#run((db) => this.#tasks.insert(db, id, task));
+    return this.#run(async (db) => {
+      await this.#tasks.insert(db, id, task);
+    });
   }
 
   getTask(id: string): Promise<Stored<TaskDocument> | undefined> {
@@ -183,7 +204,7 @@ export class PostgresStore implements Store {
   }
 
   updateTask(id: string, task: TaskDocument): Promise<boolean> {
-    return this.#run((db) => this.#tasks.update(db, id, task));
+    return this.#run(async (db) => (await this.#tasks.update(db, id, task)) === 'updated');
   }
 
   deleteTask(id: string): Promise<boolean> {

@@ -144,6 +144,45 @@ describe('PostgreSQL store', () => {
       }
     }));
 
+  it('makes group names unique, keeping groups that already shared a name', () =>
+    withDatabase(async (database) => {
+      const client = new pg.Client({ connectionString: database.connectionString });
+      await client.connect();
+      try {
+        await applyMigrations(
+          client,
+          migrations.filter((migration) => migration.version === 1),
+        );
+        // What two concurrent creations could leave behind before names were an index.
+        for (const [id, name] of [
+          ['g1', 'Chat'],
+          ['g2', 'chat'],
+          ['g3', 'Other'],
+        ] as const) {
+          await client.query(
+            'INSERT INTO model_groups (id, version, document, name_key) VALUES ($1, 1, $2, $3)',
+            [id, JSON.stringify(modelGroupDocument({ name })), JSON.stringify(name.toLowerCase())],
+          );
+        }
+      } finally {
+        await client.end();
+      }
+      const store = await database.open();
+      assert.deepEqual(
+        (await store.listModelGroups()).map((group) => [group.id, group.document.name]),
+        [
+          ['g1', 'Chat'],
+          ['g2', 'chat'],
+          ['g3', 'Other'],
+        ],
+      );
+      assert.equal(await store.modelGroupIdByName('CHAT'), 'g1', 'the oldest keeps the name');
+      assert.equal(
+        await store.createModelGroup('g4', modelGroupDocument({ name: 'other' })),
+        'name_taken',
+      );
+    }));
+
   it('refuses a database written by a newer schema', () =>
     withDatabase(async (database) => {
       await (await database.open()).close();

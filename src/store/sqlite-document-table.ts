@@ -6,7 +6,8 @@
 
 import { ErrorCode, ServiceError } from '../domain/errors.ts';
 import { type SqliteDatabase, SqliteError, type SqliteStatement } from './sqlite-driver.ts';
-import type { Stored } from './store.ts';
+import type { Stored, UpdateOutcome } from './store.ts';
+import type { Taken } from './unique-column.ts';
 
 interface DocumentRow {
   id: string;
@@ -21,13 +22,20 @@ export interface DocumentTableOptions<T> {
   label: string;
   /** Columns kept beside the document, each derived from it on every write. */
   columns?: Record<string, (document: T) => string | null>;
+  /**
+   * A derived column with a unique index (a model group's name). A write that clashes on it is
+   * answered `taken` instead of failing, so the database, not a check before the write, decides
+   * between two concurrent writers.
+   */
+  uniqueColumn?: string;
 }
 
-type BindValues = Record<string, string | null>;
+type BindValues = Record<string, string | number | null>;
 
 /** One table of whole JSON documents: the same five statements for every entity. */
 export class DocumentTable<T> {
   readonly #label: string;
+  readonly #uniqueColumn: string | undefined;
   readonly #columns: [string, (document: T) => string | null][];
   readonly #insert: SqliteStatement;
   readonly #select: SqliteStatement<DocumentRow>;
@@ -38,6 +46,7 @@ export class DocumentTable<T> {
   constructor(database: SqliteDatabase, options: DocumentTableOptions<T>) {
     const { table } = options;
     this.#label = options.label;
+    this.#uniqueColumn = options.uniqueColumn;
     this.#columns = Object.entries(options.columns ?? {});
     const written = ['document', ...this.#columns.map(([column]) => column)];
     this.#insert = database.prepare(
@@ -48,20 +57,21 @@ export class DocumentTable<T> {
     this.#update = database.prepare(
       `UPDATE ${table}
        SET version = version + 1, ${written.map((column) => `${column} = @${column}`).join(', ')}
-       WHERE id = @id`,
+       WHERE id = @id AND (@expectedVersion IS NULL OR version = @expectedVersion)`,
     );
     this.#delete = database.prepare(`DELETE FROM ${table} WHERE id = ?`);
     this.#selectAll = database.prepare(`SELECT id, version, document FROM ${table} ORDER BY seq`);
   }
 
-  insert(id: string, document: T): void {
+  /** A duplicate id is a conflict (ids are generated: a clash is a bug or a replayed request). */
+  insert(id: string, document: T): 'created' | Taken {
     try {
       this.#insert.run(this.#parameters(id, document));
+      return 'created';
     } catch (error) {
-      if (isUniqueViolation(error)) {
-        throw new ServiceError(ErrorCode.Conflict, `A ${this.#label} with id ${id} already exists`);
-      }
-      throw error;
+      if (!isUniqueViolation(error)) throw error;
+      if (this.#uniqueColumn !== undefined && this.#select.get(id) === undefined) return 'taken';
+      throw new ServiceError(ErrorCode.Conflict, `A ${this.#label} with id ${id} already exists`);
     }
   }
 
@@ -70,9 +80,19 @@ export class DocumentTable<T> {
     return row === undefined ? undefined : toStored<T>(row);
   }
 
-  /** Replaces the document and bumps its version; false when the id is unknown. */
-  update(id: string, document: T): boolean {
-    return this.#update.run(this.#parameters(id, document)).changes > 0;
+  /** Replaces the document and bumps its version, if it is still `expectedVersion` (when given). */
+  update(id: string, document: T, expectedVersion?: number): UpdateOutcome | Taken {
+    const parameters = {
+      ...this.#parameters(id, document),
+      expectedVersion: expectedVersion ?? null,
+    };
+    try {
+      if (this.#update.run(parameters).changes > 0) return 'updated';
+    } catch (error) {
+      if (this.#uniqueColumn !== undefined && isUniqueViolation(error)) return 'taken';
+      throw error;
+    }
+    return this.#select.get(id) === undefined ? 'not_found' : 'version_conflict';
   }
 
   delete(id: string): boolean {

@@ -115,7 +115,7 @@ for (const driver of available) {
         assert.equal(connector?.document.name, 'renamed');
         assert.equal((await second.getModel('m1'))?.document.model_version, '1');
         assert.notEqual(await second.getTask('t1'), undefined);
-        assert.equal(await second.modelGroupNameTaken('group'), true);
+        assert.equal(await second.modelGroupIdByName('group'), 'g1');
         assert.deepEqual(await second.getSettings(), {
           persistent: { 'plugins.ml_commons.stream_enabled': false },
           transient: { 'test.transient': ['a', 'b'] },
@@ -205,6 +205,43 @@ for (const driver of available) {
           activeStreams: 0,
         });
         assert.equal((await store.listNodes()).length, 1);
+      } finally {
+        await store.close();
+      }
+    });
+
+    it('makes group names unique, keeping groups that already shared a name', async () => {
+      const path = join(directory, 'duplicate-names.db');
+      const raw = await openSqliteDatabase(path, driver);
+      applyMigrations(
+        raw,
+        migrations.filter((migration) => migration.version <= 2),
+      );
+      const insert = raw.prepare(
+        'INSERT INTO model_groups (id, version, document, name_key) VALUES (?, 1, ?, ?)',
+      );
+      // What two concurrent creations could leave behind before names were an index.
+      for (const [id, name] of [
+        ['g1', 'Chat'],
+        ['g2', 'chat'],
+        ['g3', 'Other'],
+      ] as const) {
+        insert.run(id, JSON.stringify(modelGroupDocument({ name })), name.toLowerCase());
+      }
+      raw.close();
+      const store = await openSqliteStore({ path, driver });
+      try {
+        assert.deepEqual(
+          (await store.listModelGroups()).map((group) => [group.id, group.document.name]),
+          [
+            ['g1', 'Chat'],
+            ['g2', 'chat'],
+            ['g3', 'Other'],
+          ],
+        );
+        assert.equal(await store.modelGroupIdByName('CHAT'), 'g1', 'the oldest keeps the name');
+        const taken = modelGroupDocument({ name: 'other' });
+        assert.equal(await store.createModelGroup('g4', taken), 'name_taken');
       } finally {
         await store.close();
       }

@@ -32,10 +32,13 @@ import { NodeTable } from './sqlite-nodes.ts';
 import type {
   DeleteConnectorResult,
   DeleteModelGroupResult,
+  ModelGroupUpdateOutcome,
   NodeRecord,
   Store,
   Stored,
+  UpdateOutcome,
 } from './store.ts';
+import { withoutUniqueColumn } from './unique-column.ts';
 
 /** How long a write waits for another connection's lock before failing with SQLITE_BUSY. */
 const busyTimeoutMilliseconds = 5_000;
@@ -98,7 +101,7 @@ class SqliteStore implements Store {
   readonly #nodes: NodeTable;
   readonly #modelIdsByConnector: SqliteStatement<IdRow>;
   readonly #modelIdsByGroup: SqliteStatement<IdRow>;
-  readonly #groupNameTaken: SqliteStatement;
+  readonly #groupIdByName: SqliteStatement<IdRow>;
   readonly #selectSettings: SqliteStatement<SettingRow>;
   readonly #upsertSetting: SqliteStatement;
   readonly #deleteSetting: SqliteStatement;
@@ -113,6 +116,7 @@ class SqliteStore implements Store {
       table: 'model_groups',
       label: 'model group',
       columns: { name_key: (group) => groupNameKey(group.name) },
+      uniqueColumn: 'name_key',
     });
     this.#models = new DocumentTable(database, {
       table: 'models',
@@ -131,10 +135,7 @@ class SqliteStore implements Store {
     this.#modelIdsByGroup = database.prepare(
       'SELECT id FROM models WHERE model_group_id = ? ORDER BY seq',
     );
-    this.#groupNameTaken = database.prepare(
-      `SELECT 1 FROM model_groups
-       WHERE name_key = @nameKey AND (@exceptId IS NULL OR id <> @exceptId) LIMIT 1`,
-    );
+    this.#groupIdByName = database.prepare('SELECT id FROM model_groups WHERE name_key = ?');
     this.#selectSettings = database.prepare(
       'SELECT scope, key, value FROM settings ORDER BY scope, key',
     );
@@ -161,8 +162,14 @@ class SqliteStore implements Store {
     return this.#run(() => this.#connectors.get(id));
   }
 
-  async updateConnector(id: string, connector: ConnectorDocument): Promise<boolean> {
-    return this.#run(() => this.#connectors.update(id, connector));
+  async updateConnector(
+    id: string,
+    connector: ConnectorDocument,
+    expectedVersion?: number,
+  ): Promise<UpdateOutcome> {
+    return this.#run(() =>
+      withoutUniqueColumn(this.#connectors.update(id, connector, expectedVersion)),
+    );
   }
 
   async deleteConnector(id: string): Promise<DeleteConnectorResult> {
@@ -175,23 +182,32 @@ class SqliteStore implements Store {
     return this.#run(() => this.#connectors.list());
   }
 
-  async createModelGroup(id: string, group: ModelGroupDocument): Promise<void> {
-    this.#run(() => this.#groups.insert(id, group));
+  async createModelGroup(id: string, group: ModelGroupDocument): Promise<'created' | 'name_taken'> {
+    return this.#run(() => (this.#groups.insert(id, group) === 'taken' ? 'name_taken' : 'created'));
   }
 
   async getModelGroup(id: string): Promise<Stored<ModelGroupDocument> | undefined> {
     return this.#run(() => this.#groups.get(id));
   }
 
-  async updateModelGroup(id: string, group: ModelGroupDocument): Promise<boolean> {
+  async updateModelGroup(
+    id: string,
+    group: ModelGroupDocument,
+    expectedVersion?: number,
+  ): Promise<ModelGroupUpdateOutcome> {
     return this.#write(() => {
       const stored = this.#groups.get(id);
-      if (stored === undefined) return false;
+      if (stored === undefined) return 'not_found';
       // latest_version belongs to registerModel. A caller that read the group before a
       // concurrent registration would otherwise write the old number back, and the next model
       // registered in the group would reuse a version.
       const latest = Math.max(group.latest_version, stored.document.latest_version);
-      return this.#groups.update(id, { ...group, latest_version: latest });
+      const outcome = this.#groups.update(
+        id,
+        { ...group, latest_version: latest },
+        expectedVersion,
+      );
+      return outcome === 'taken' ? 'name_taken' : outcome;
     });
   }
 
@@ -203,12 +219,8 @@ class SqliteStore implements Store {
     return this.#run(() => this.#groups.list());
   }
 
-  async modelGroupNameTaken(name: string, exceptId?: string): Promise<boolean> {
-    return this.#run(
-      () =>
-        this.#groupNameTaken.get({ nameKey: groupNameKey(name), exceptId: exceptId ?? null }) !==
-        undefined,
-    );
+  async modelGroupIdByName(name: string): Promise<string | undefined> {
+    return this.#run(() => this.#groupIdByName.get(groupNameKey(name))?.id);
   }
 
   async registerModel(
@@ -237,11 +249,15 @@ class SqliteStore implements Store {
     return this.#run(() => this.#models.get(id));
   }
 
-  async updateModel(id: string, model: ModelDocument): Promise<boolean> {
+  async updateModel(
+    id: string,
+    model: ModelDocument,
+    expectedVersion?: number,
+  ): Promise<UpdateOutcome> {
     return this.#write(() => {
-      if (this.#models.get(id) === undefined) return false;
+      if (this.#models.get(id) === undefined) return 'not_found';
       this.#checkReferences(model);
-      return this.#models.update(id, model);
+      return withoutUniqueColumn(this.#models.update(id, model, expectedVersion));
     });
   }
 
@@ -262,7 +278,7 @@ class SqliteStore implements Store {
   }
 
   async updateTask(id: string, task: TaskDocument): Promise<boolean> {
-    return this.#run(() => this.#tasks.update(id, task));
+    return this.#run(() => this.#tasks.update(id, task) === 'updated');
   }
 
   async deleteTask(id: string): Promise<boolean> {

@@ -122,7 +122,7 @@ export function modelAndTaskScenarios(test: Scenario): void {
       await store.createConnector('c2', connectorDocument());
       await register(store, 'm1', { connector_id: 'c1' });
       const moved = modelDocument({ connector_id: 'c2', model_state: 'DEPLOYED' });
-      assert.equal(await store.updateModel('m1', moved), true);
+      assert.equal(await store.updateModel('m1', moved), 'updated');
       assert.deepEqual(await store.getModel('m1'), { id: 'm1', version: 2, document: moved });
       assert.deepEqual(await store.deleteConnector('c1'), { outcome: 'deleted' });
       assert.deepEqual(await store.deleteConnector('c2'), {
@@ -144,7 +144,17 @@ export function modelAndTaskScenarios(test: Scenario): void {
         moved,
         'failed updates change nothing',
       );
-      assert.equal(await store.updateModel('unknown', modelDocument()), false);
+      assert.equal(await store.updateModel('unknown', modelDocument()), 'not_found');
+    });
+
+    test('an update with an expected version writes only over that version', async (store) => {
+      await register(store, 'm1', {});
+      const deployed = modelDocument({ model_state: 'DEPLOYED' });
+      assert.equal(await store.updateModel('m1', deployed, 1), 'updated');
+      const stale = modelDocument({ model_state: 'UNDEPLOYED' });
+      assert.equal(await store.updateModel('m1', stale, 1), 'version_conflict');
+      assert.deepEqual(await store.getModel('m1'), { id: 'm1', version: 2, document: deployed });
+      assert.equal(await store.updateModel('unknown', stale, 1), 'not_found');
     });
 
     test('list is in registration order; delete reports unknown ids', async (store) => {

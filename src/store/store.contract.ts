@@ -70,15 +70,28 @@ export function storeContract(
         await store.createConnector('c1', connectorDocument({ description: 'first' }));
         assert.equal(
           await store.updateConnector('c1', connectorDocument({ name: 'second' })),
-          true,
+          'updated',
         );
-        assert.equal(await store.updateConnector('c1', connectorDocument({ name: 'third' })), true);
+        assert.equal(
+          await store.updateConnector('c1', connectorDocument({ name: 'third' })),
+          'updated',
+        );
         const stored = await store.getConnector('c1');
         assert.equal(stored?.version, 3);
         assert.deepEqual(stored?.document, connectorDocument({ name: 'third' }));
         assert.equal(stored?.document.description, undefined, 'removed fields stay removed');
-        assert.equal(await store.updateConnector('unknown', connectorDocument()), false);
+        assert.equal(await store.updateConnector('unknown', connectorDocument()), 'not_found');
         assert.equal(await store.getConnector('unknown'), undefined);
+      });
+
+      test('an update with an expected version writes only over that version', async (store) => {
+        await store.createConnector('c1', connectorDocument({ name: 'first' }));
+        const fresh = connectorDocument({ name: 'fresh' });
+        assert.equal(await store.updateConnector('c1', fresh, 1), 'updated');
+        const stale = connectorDocument({ name: 'stale' });
+        assert.equal(await store.updateConnector('c1', stale, 1), 'version_conflict');
+        assert.deepEqual(await store.getConnector('c1'), { id: 'c1', version: 2, document: fresh });
+        assert.equal(await store.updateConnector('unknown', stale, 1), 'not_found');
       });
 
       test('a duplicate id is a conflict and keeps the original', async (store) => {
@@ -141,7 +154,7 @@ export function storeContract(
           document: modelGroupDocument({ name: 'first' }),
         });
         const renamed = modelGroupDocument({ name: 'renamed', description: 'd' });
-        assert.equal(await store.updateModelGroup('g1', renamed), true);
+        assert.equal(await store.updateModelGroup('g1', renamed), 'updated');
         assert.deepEqual(await store.getModelGroup('g1'), {
           id: 'g1',
           version: 2,
@@ -151,9 +164,9 @@ export function storeContract(
           (await store.listModelGroups()).map((group) => group.id),
           ['g2', 'g1'],
         );
-        assert.equal(await store.updateModelGroup('unknown', renamed), false);
+        assert.equal(await store.updateModelGroup('unknown', renamed), 'not_found');
         await rejectsWithServiceError(
-          store.createModelGroup('g1', modelGroupDocument()),
+          store.createModelGroup('g1', modelGroupDocument({ name: 'another' })),
           'conflict',
         );
         assert.deepEqual(await store.deleteModelGroup('g1'), { outcome: 'deleted' });
@@ -175,21 +188,57 @@ export function storeContract(
         assert.deepEqual(await store.deleteModelGroup('g1'), { outcome: 'deleted' });
       });
 
-      test('names are taken case-insensitively, except by the group itself', async (store) => {
-        assert.equal(await store.modelGroupNameTaken('Chat Models'), false);
-        await store.createModelGroup('g1', modelGroupDocument({ name: 'Chat Models' }));
+      test('names are unique case-insensitively, and found that way', async (store) => {
+        assert.equal(await store.modelGroupIdByName('Chat Models'), undefined);
+        assert.equal(
+          await store.createModelGroup('g1', modelGroupDocument({ name: 'Chat Models' })),
+          'created',
+        );
         await store.createModelGroup('g2', modelGroupDocument({ name: 'Été' }));
-        assert.equal(await store.modelGroupNameTaken('chat models'), true);
-        assert.equal(await store.modelGroupNameTaken('CHAT MODELS'), true);
-        assert.equal(await store.modelGroupNameTaken('ÉTÉ'), true, 'beyond ASCII too');
-        assert.equal(await store.modelGroupNameTaken('chat models 2'), false);
-        assert.equal(await store.modelGroupNameTaken('chat models', 'g1'), false);
-        assert.equal(await store.modelGroupNameTaken('chat models', 'g2'), true);
+        assert.equal(await store.modelGroupIdByName('chat models'), 'g1');
+        assert.equal(await store.modelGroupIdByName('CHAT MODELS'), 'g1');
+        assert.equal(await store.modelGroupIdByName('ÉTÉ'), 'g2', 'beyond ASCII too');
+        assert.equal(await store.modelGroupIdByName('chat models 2'), undefined);
+        assert.equal(
+          await store.createModelGroup('g3', modelGroupDocument({ name: 'CHAT models' })),
+          'name_taken',
+        );
+        assert.equal(await store.getModelGroup('g3'), undefined, 'nothing was written');
+        const clash = modelGroupDocument({ name: 'chat MODELS' });
+        assert.equal(await store.updateModelGroup('g2', clash), 'name_taken');
+        assert.equal((await store.getModelGroup('g2'))?.document.name, 'Été');
+        const ownName = modelGroupDocument({ name: 'chat models', description: 'recased' });
+        assert.equal(await store.updateModelGroup('g1', ownName), 'updated', 'its own name');
         await store.updateModelGroup('g1', modelGroupDocument({ name: 'Embeddings' }));
-        assert.equal(await store.modelGroupNameTaken('chat models'), false);
-        assert.equal(await store.modelGroupNameTaken('embeddings'), true);
+        assert.equal(await store.modelGroupIdByName('chat models'), undefined);
+        assert.equal(await store.modelGroupIdByName('embeddings'), 'g1');
         await store.deleteModelGroup('g1');
-        assert.equal(await store.modelGroupNameTaken('embeddings'), false);
+        assert.equal(await store.modelGroupIdByName('embeddings'), undefined);
+      });
+
+      test('of concurrent creations with one name, exactly one succeeds', async (store) => {
+        const outcomes = await Promise.all(
+          ['Same', 'same', 'SAME', 'sAmE'].map((name, index) =>
+            store.createModelGroup(`g${index}`, modelGroupDocument({ name })),
+          ),
+        );
+        assert.deepEqual([...outcomes].sort(), [
+          'created',
+          'name_taken',
+          'name_taken',
+          'name_taken',
+        ]);
+        assert.equal((await store.listModelGroups()).length, 1);
+      });
+
+      test('an update with an expected version writes only over that version', async (store) => {
+        await store.createModelGroup('g1', modelGroupDocument({ name: 'first' }));
+        const fresh = modelGroupDocument({ name: 'fresh' });
+        assert.equal(await store.updateModelGroup('g1', fresh, 1), 'updated');
+        const stale = modelGroupDocument({ name: 'stale' });
+        assert.equal(await store.updateModelGroup('g1', stale, 1), 'version_conflict');
+        assert.equal((await store.getModelGroup('g1'))?.document.name, 'fresh');
+        assert.equal(await store.modelGroupIdByName('stale'), undefined);
       });
 
       test('an update never lowers latest_version', async (store) => {
@@ -198,7 +247,7 @@ export function storeContract(
         assert.ok(readBeforeRegistration);
         await register(store, 'm1', { model_group_id: 'g1' });
         const renamed = { ...readBeforeRegistration.document, name: 'renamed' };
-        assert.equal(await store.updateModelGroup('g1', renamed), true);
+        assert.equal(await store.updateModelGroup('g1', renamed), 'updated');
         const stored = await store.getModelGroup('g1');
         assert.equal(stored?.document.name, 'renamed');
         assert.equal(stored?.document.latest_version, 1);
@@ -331,8 +380,8 @@ function registerRoundTripAndLifecycleScenarios(test: Scenario): void {
       assert.deepEqual((await store.getConnector('c1'))?.document, connector);
       await store.createModelGroup('g1', modelGroupDocument({ name: `Group ${awkward}` }));
       assert.equal((await store.getModelGroup('g1'))?.document.name, `Group ${awkward}`);
-      assert.equal(await store.modelGroupNameTaken(`GROUP ${awkward}`), true);
-      assert.equal(await store.modelGroupNameTaken('group nul \u0000'), false);
+      assert.equal(await store.modelGroupIdByName(`GROUP ${awkward}`), 'g1');
+      assert.equal(await store.modelGroupIdByName('group nul \u0000'), undefined);
       await store.registerModel(
         'm1',
         modelDocument({ description: awkward }),
@@ -350,7 +399,7 @@ function registerRoundTripAndLifecycleScenarios(test: Scenario): void {
     test('ids that no document can have are simply unknown', async (store) => {
       for (const id of ['a\u0000b', 'lone \ud800', '']) {
         assert.equal(await store.getConnector(id), undefined);
-        assert.equal(await store.updateConnector(id, connectorDocument()), false);
+        assert.equal(await store.updateConnector(id, connectorDocument()), 'not_found');
         assert.deepEqual(await store.deleteConnector(id), { outcome: 'not_found' });
         assert.equal(await store.getModel(id), undefined);
         assert.equal(await store.deleteModel(id), false);

@@ -17,6 +17,16 @@ export interface Stored<T> {
   document: T;
 }
 
+/**
+ * What a replacing update did. With an expected version, `version_conflict` means another write
+ * came first (the stored version is no longer the one the caller read); nothing was changed, and
+ * the caller re-reads and re-applies its change instead of overwriting the other one.
+ */
+export type UpdateOutcome = 'updated' | 'not_found' | 'version_conflict';
+
+/** Model group names are unique, case-insensitively; the database enforces it. */
+export type ModelGroupUpdateOutcome = UpdateOutcome | 'name_taken';
+
 export type DeleteConnectorResult =
   | { outcome: 'deleted' }
   | { outcome: 'not_found' }
@@ -48,20 +58,30 @@ export interface NodeRecord {
 export interface Store {
   createConnector(id: string, connector: ConnectorDocument): Promise<void>;
   getConnector(id: string): Promise<Stored<ConnectorDocument> | undefined>;
-  /** Replaces the document; false when the id is unknown. */
-  updateConnector(id: string, connector: ConnectorDocument): Promise<boolean>;
+  /** Replaces the document; with `expectedVersion`, only while that is still its version. */
+  updateConnector(
+    id: string,
+    connector: ConnectorDocument,
+    expectedVersion?: number,
+  ): Promise<UpdateOutcome>;
   /** Refuses (atomically) while any model references the connector by `connector_id`. */
   deleteConnector(id: string): Promise<DeleteConnectorResult>;
   listConnectors(): Promise<Stored<ConnectorDocument>[]>;
 
-  createModelGroup(id: string, group: ModelGroupDocument): Promise<void>;
+  /** `name_taken` when another group has the name (checked atomically, by a unique index). */
+  createModelGroup(id: string, group: ModelGroupDocument): Promise<'created' | 'name_taken'>;
   getModelGroup(id: string): Promise<Stored<ModelGroupDocument> | undefined>;
-  updateModelGroup(id: string, group: ModelGroupDocument): Promise<boolean>;
+  /** Replaces the document, keeping the higher `latest_version` (registerModel owns it). */
+  updateModelGroup(
+    id: string,
+    group: ModelGroupDocument,
+    expectedVersion?: number,
+  ): Promise<ModelGroupUpdateOutcome>;
   /** Refuses (atomically) while any model belongs to the group. */
   deleteModelGroup(id: string): Promise<DeleteModelGroupResult>;
   listModelGroups(): Promise<Stored<ModelGroupDocument>[]>;
-  /** True when another group already has this name (names are unique, case-insensitive). */
-  modelGroupNameTaken(name: string, exceptId?: string): Promise<boolean>;
+  /** The group with this name, compared case-insensitively (names are unique that way). */
+  modelGroupIdByName(name: string): Promise<string | undefined>;
 
   /**
    * Registers a model: stores the model and its REGISTER task in one transaction, and when the
@@ -76,8 +96,8 @@ export interface Store {
     task: TaskDocument,
   ): Promise<{ modelVersion: string }>;
   getModel(id: string): Promise<Stored<ModelDocument> | undefined>;
-  /** Replaces the document; same referential checks as registerModel. False when unknown. */
-  updateModel(id: string, model: ModelDocument): Promise<boolean>;
+  /** Replaces the document; same referential checks as registerModel. */
+  updateModel(id: string, model: ModelDocument, expectedVersion?: number): Promise<UpdateOutcome>;
   deleteModel(id: string): Promise<boolean>;
   listModels(): Promise<Stored<ModelDocument>[]>;
 
