@@ -15,7 +15,7 @@ import {
   parseEndpointUrl,
 } from './endpoint-guard.ts';
 import { isReleased, type ResponseHead, ResponseStream } from './response-stream.ts';
-import { isRetryableStatus, type RetryTools, runWithRetry } from './retry.ts';
+import { isRetryableStatus, parseRetryAfter, type RetryTools, runWithRetry } from './retry.ts';
 import {
   cancellationError,
   providerError,
@@ -65,7 +65,11 @@ export interface UpstreamClientOptions {
 }
 
 export interface OpenOptions {
-  /** Wait for the response headers; defaults to `read_timeout`. */
+  /**
+   * The caller's first-byte deadline (its first-token timer runs from before this call): each
+   * attempt waits this long for headers, and no retry starts after it. Default: `read_timeout`
+   * per attempt, no overall deadline.
+   */
   firstByteTimeoutMs?: number;
   sign?: CallSigner;
 }
@@ -248,6 +252,7 @@ export class UpstreamClient {
           }
         },
         shouldRetryResult: (response) => isRetryableStatus(response.status),
+        retryAfterOf: (response) => parseRetryAfter(response.headers, Date.now()),
       },
       this.#retryTools,
     );
@@ -283,6 +288,8 @@ export class UpstreamClient {
         },
         shouldRetryResult: (candidate) => isRetryableStatus(candidate.status),
         discardResult: (candidate) => candidate.stream.release(),
+        retryAfterOf: (candidate) => parseRetryAfter(candidate.headers, Date.now()),
+        deadlineMilliseconds: options.firstByteTimeoutMs,
       },
       this.#retryTools,
     );

@@ -1,43 +1,9 @@
 import assert from 'node:assert/strict';
 import { getEventListeners } from 'node:events';
 import { describe, it } from 'node:test';
-import { type ClientConfig, defaultClientConfig } from '../domain/connector.ts';
 import { ServiceError } from '../domain/errors.ts';
-import {
-  abortableSleep,
-  backoffDelay,
-  isRetryableStatus,
-  type RetryTools,
-  runWithRetry,
-} from './retry.ts';
-
-const lowest = (): number => 0;
-const highest = (): number => 1 - Number.EPSILON;
-
-function config(overrides: Partial<ClientConfig>): ClientConfig {
-  return { ...defaultClientConfig, ...overrides };
-}
-
-/** A clock that only moves when the retry loop sleeps; records every wait. */
-function fakeTools(random: () => number = lowest): RetryTools & { waits: number[] } {
-  let clock = 0;
-  const waits: number[] = [];
-  return {
-    waits,
-    random,
-    now: () => clock,
-    sleep: async (milliseconds, signal) => {
-      if (signal.aborted) throw new ServiceError('canceled', 'The request was cancelled');
-      waits.push(milliseconds);
-      clock += milliseconds;
-    },
-  };
-}
-
-const retryable = (): ServiceError =>
-  new ServiceError('upstream_unavailable', 'Connection to remote service failed: x', {
-    retryable: true,
-  });
+import { config, fakeTools, highest, lowest, retryable } from './retry.fixtures.ts';
+import { abortableSleep, backoffDelay, isRetryableStatus, runWithRetry } from './retry.ts';
 
 describe('backoffDelay', () => {
   it('constant: the base every time', () => {

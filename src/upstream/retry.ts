@@ -12,6 +12,12 @@
  *
  * ml-commons retries only throttling (429). Sluice also retries 5xx and failures to connect, as
  * the product decided; other 4xx are final, and nothing is retried once the caller's signal fired.
+ *
+ * Sluice further honours the provider's `Retry-After` / `retry-after-ms` on a retried answer:
+ * the wait is max(backoff, that delay). A header only ever lengthens the wait, so without one (or
+ * with a short one) the schedule above is unchanged. Waiting is pointless when the next attempt
+ * could start only after the budget, or after the caller's own deadline: the current failure is
+ * then final at once, instead of a sleep that ends in a timeout.
  */
 import type { ClientConfig } from '../domain/connector.ts';
 import { ServiceError } from '../domain/errors.ts';
@@ -34,7 +40,8 @@ type BackoffConfig = Pick<
 
 type RetryConfig = BackoffConfig & Pick<ClientConfig, 'max_retry_times'>;
 
-// Java int arithmetic caps these delays; keeping the cap avoids absurd (or infinite) waits.
+// Java int arithmetic caps these delays; keeping the cap avoids absurd (or infinite) waits. It is
+// also the longest timeout Node can set (longer ones fire after 1 ms).
 const maxDelayMilliseconds = 2_147_483_647;
 
 function randomInteger(random: () => number, exclusiveBound: number): number {
@@ -96,12 +103,64 @@ export interface RetryPlan<T> {
   shouldRetryResult: (result: T) => boolean;
   /** Releases a result that is dropped in favour of another attempt. */
   discardResult?: (result: T) => void;
+  /**
+   * How long the provider asked to wait before trying again (see `parseRetryAfter`), in
+   * milliseconds. Only results carry it: a thrown error never holds a provider's answer, since a
+   * non-2xx answer is a result until the retries are over.
+   */
+  retryAfterOf?: (result: T) => number | undefined;
+  /**
+   * Milliseconds after the first attempt at which the caller stops waiting anyway (e.g. its
+   * first-token deadline). A retry that could start only then or later is not made.
+   */
+  deadlineMilliseconds?: number | undefined;
+}
+
+type HeaderValues = Readonly<Record<string, string | string[] | undefined>>;
+
+// RFC 9110 section 5.6.7; the obsolete RFC 850 and asctime forms are not accepted. The pattern
+// matters: Date.parse alone reads "1" or "-5" as dates.
+const imfFixdate =
+  /^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} (?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d{2}:\d{2}:\d{2} GMT$/;
+// Fractions are accepted as the OpenAI SDK does; a sign is not, so a negative value is ignored.
+const unsignedNumber = /^\d+(?:\.\d+)?$/;
+
+function singleValue(value: string | string[] | undefined): string | undefined {
+  return (Array.isArray(value) ? value[0] : value)?.trim();
+}
+
+function unsignedNumberOf(value: string | undefined): number | undefined {
+  return value !== undefined && unsignedNumber.test(value) ? Number(value) : undefined;
+}
+
+/**
+ * The wait a provider asks for before the next attempt, in whole milliseconds, or undefined when
+ * it names none or an unusable one:
+ * - `retry-after-ms` (OpenAI, Azure OpenAI): milliseconds; wins over `Retry-After` when valid.
+ * - `Retry-After` (RFC 9110 section 10.2.3; Anthropic and most others): delta-seconds, or an
+ *   IMF-fixdate compared with `now` (wall-clock milliseconds, as `Date.now()`); a past date is 0.
+ *
+ * Huge values come back as they are (`Infinity` for an absurdly long digit run): capping them here
+ * would turn "come back in a week" into an early retry. The retry loop treats any wait past its
+ * budget as "no retry". `headers` names are lower-case, as undici hands them out.
+ */
+export function parseRetryAfter(headers: HeaderValues, now: number): number | undefined {
+  const milliseconds = unsignedNumberOf(singleValue(headers['retry-after-ms']));
+  if (milliseconds !== undefined) return Math.ceil(milliseconds);
+  const value = singleValue(headers['retry-after']);
+  if (value === undefined) return undefined;
+  const seconds = unsignedNumberOf(value);
+  if (seconds !== undefined) return Math.ceil(seconds * 1000);
+  if (!imfFixdate.test(value)) return undefined;
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }
 
 /**
  * Runs `plan.attempt` until it succeeds, fails for good, or the retry budget is spent. When the
- * budget runs out on a retryable result, that result is returned (the caller reports it); on a
- * retryable error, that error is thrown.
+ * budget runs out on a retryable result (or the next attempt could start only past the budget's
+ * or the caller's deadline), that result is returned (the caller reports it); on a retryable
+ * error, that error is thrown.
  */
 export async function runWithRetry<T>(
   config: RetryConfig,
@@ -111,7 +170,13 @@ export async function runWithRetry<T>(
 ): Promise<T> {
   const { random, sleep, now } = { ...defaultRetryTools, ...tools };
   const started = now();
-  const timeoutMilliseconds = config.retry_timeout_seconds * 1000;
+  const limits: RetryLimits = {
+    config,
+    budgetMilliseconds: config.retry_timeout_seconds * 1000,
+    deadlineMilliseconds: plan.deadlineMilliseconds,
+  };
+  const waitAfter = (attemptIndex: number, retryAfter: number | undefined): number | undefined =>
+    waitBeforeRetry(limits, attemptIndex, now() - started, retryAfter, random);
   for (let attemptIndex = 0; ; attemptIndex += 1) {
     if (signal.aborted) throw cancellationError(signal);
     let result: T;
@@ -120,17 +185,48 @@ export async function runWithRetry<T>(
     } catch (error) {
       if (signal.aborted) throw cancellationError(signal);
       const retryable = ServiceError.isInstance(error) && error.retryable;
-      if (!retryable || !mayRetry(config, attemptIndex, now() - started, timeoutMilliseconds)) {
-        throw error;
-      }
-      await sleep(backoffDelay(config, attemptIndex, random), signal);
+      const wait = retryable ? waitAfter(attemptIndex, undefined) : undefined;
+      if (wait === undefined) throw error;
+      await sleep(wait, signal);
       continue;
     }
     if (!plan.shouldRetryResult(result)) return result;
-    if (!mayRetry(config, attemptIndex, now() - started, timeoutMilliseconds)) return result;
+    const wait = waitAfter(attemptIndex, plan.retryAfterOf?.(result));
+    if (wait === undefined) return result;
     plan.discardResult?.(result);
-    await sleep(backoffDelay(config, attemptIndex, random), signal);
+    await sleep(wait, signal);
   }
+}
+
+interface RetryLimits {
+  config: RetryConfig;
+  budgetMilliseconds: number;
+  deadlineMilliseconds: number | undefined;
+}
+
+/** The wait before the next attempt after a retryable failure, or undefined for none. */
+function waitBeforeRetry(
+  limits: RetryLimits,
+  attemptIndex: number,
+  elapsedMilliseconds: number,
+  retryAfter: number | undefined,
+  random: () => number,
+): number | undefined {
+  const { config, budgetMilliseconds, deadlineMilliseconds } = limits;
+  if (!mayRetry(config, attemptIndex, elapsedMilliseconds, budgetMilliseconds)) return undefined;
+  const backoff = backoffDelay(config, attemptIndex, random);
+  let wait = backoff;
+  // `retryAfter > backoff` is false for NaN too: a value that cannot be compared is ignored.
+  if (retryAfter !== undefined && retryAfter > backoff) {
+    // Past the budget or beyond any timer (Node fires longer timeouts at once): no retry.
+    const endsPastBudget = elapsedMilliseconds + retryAfter > budgetMilliseconds;
+    if (endsPastBudget || retryAfter > maxDelayMilliseconds) return undefined;
+    wait = retryAfter;
+  }
+  if (deadlineMilliseconds !== undefined && elapsedMilliseconds + wait >= deadlineMilliseconds) {
+    return undefined;
+  }
+  return wait;
 }
 
 function mayRetry(
