@@ -14,6 +14,7 @@ import type { InferenceResponse } from '../domain/inference.ts';
 import type { StreamPart } from '../domain/stream-part.ts';
 import { type FlightClient, isFlightTransportFailure } from '../flight/client.ts';
 import type { PredictionExecutor } from '../predict/executor.ts';
+import type { PredictKind } from '../predict/input-schema.ts';
 import type { PredictService } from '../predict/predict-service.ts';
 import type { PredictBody } from '../predict/prepare.ts';
 import { relayBatches } from '../predict/relay.ts';
@@ -46,15 +47,20 @@ export class ClusterExecutor implements PredictionExecutor {
     body: PredictBody,
     signal: AbortSignal,
   ): Promise<InferenceResponse> {
-    return this.#onFirstAvailable(modelId, signal, async (node, local) => {
-      if (local !== undefined) return local.predict(modelId, body, signal);
-      const bytes = await this.#client(node).doAction(
-        predictAction,
-        encodeTicket({ modelId, body }),
-        signal,
-      );
-      return JSON.parse(Buffer.from(bytes).toString('utf8')) as InferenceResponse;
-    });
+    return this.#onFirstAvailable(
+      modelId,
+      { body, kind: 'predict' },
+      signal,
+      async (node, local) => {
+        if (local !== undefined) return local.predict(modelId, body, signal);
+        const bytes = await this.#client(node).doAction(
+          predictAction,
+          encodeTicket({ modelId, body }),
+          signal,
+        );
+        return JSON.parse(Buffer.from(bytes).toString('utf8')) as InferenceResponse;
+      },
+    );
   }
 
   async openStream(
@@ -65,20 +71,26 @@ export class ClusterExecutor implements PredictionExecutor {
     if (!this.#dependencies.settings.current().streamEnabled) {
       throw new ServiceError(ErrorCode.BadRequest, streamDisabledMessage);
     }
-    return this.#onFirstAvailable(modelId, controller.signal, async (node, local) => {
-      if (local !== undefined) return local.openStream(modelId, body, controller);
-      // Each node tried gets a controller of its own: giving up on one must not end the request.
-      return this.#remoteStream(node, modelId, body, controller.signal);
-    });
+    return this.#onFirstAvailable(
+      modelId,
+      { body, kind: 'stream' },
+      controller.signal,
+      async (node, local) => {
+        if (local !== undefined) return local.openStream(modelId, body, controller);
+        // Each node tried gets a controller of its own: giving up on one must not end the request.
+        return this.#remoteStream(node, modelId, body, controller.signal);
+      },
+    );
   }
 
   async #onFirstAvailable<T>(
     modelId: string,
+    request: { body: PredictBody; kind: PredictKind },
     signal: AbortSignal,
     run: (node: NodeRecord, local: PredictionExecutor | undefined) => Promise<T>,
   ): Promise<T> {
     const { predict, membership, router } = this.#dependencies;
-    const model = await predict.gate(modelId);
+    const model = await predict.gate(modelId, request.body, request.kind);
     const candidates = router.order(servingNodes(model, membership.liveMlNodes()));
     let lastFailure: ServiceError | undefined;
     for (const node of candidates) {

@@ -1,6 +1,7 @@
 /**
- * The predict use case: resolve and gate the model (enabled, deployed, rate limit), build the
- * upstream call from its connector, call the provider, and shape the answer as ml-commons does.
+ * The predict use case: resolve and gate the model (enabled, deployed, input schema, rate limit),
+ * build the upstream call from its connector, call the provider, and shape the answer as
+ * ml-commons does.
  * Streaming lives in stream-service.ts and shares `admit` and `prepareCall`.
  */
 
@@ -14,6 +15,7 @@ import type { InferenceResponse, ModelTensor } from '../domain/inference.ts';
 import type { ModelDocument } from '../domain/model.ts';
 import type { UpstreamClient } from '../upstream/client.ts';
 import { redactSecrets } from '../upstream/upstream-error.ts';
+import { InputSchemaValidator, type PredictKind } from './input-schema.ts';
 import { type PredictBody, prepareCall } from './prepare.ts';
 import { postProcess } from './process-functions.ts';
 import type { ModelRateLimiters } from './rate-limiter.ts';
@@ -51,6 +53,7 @@ export class PredictService {
   // The hot path reads the model and its connector (and decrypts credentials) on every call;
   // they change rarely, so they are kept briefly. Bounded: one entry per model id.
   readonly #cache = new Map<string, CachedAdmission>();
+  readonly #inputSchemas = new InputSchemaValidator();
 
   constructor(dependencies: PredictServiceDependencies) {
     this.#dependencies = dependencies;
@@ -58,9 +61,19 @@ export class PredictService {
 
   /**
    * The checks a coordinator makes before choosing where a model runs: remote inference on, the
-   * model known, enabled, and deployed (or deployed now, when auto-deploy is on).
+   * model known, enabled, and deployed (or deployed now, when auto-deploy is on), and the request
+   * valid against the model's `interface.input` schema. An ML node makes them again (`admit`):
+   * any Flight client can send it a ticket.
    */
-  async gate(modelId: string): Promise<ModelDocument> {
+  async gate(modelId: string, body: PredictBody, kind: PredictKind): Promise<ModelDocument> {
+    const model = await this.#deployedModel(modelId);
+    // ml-commons knows a model's interface once the model is deployed, and takes a rate limit
+    // token only afterwards: a refused request costs none.
+    this.#inputSchemas.check(model.interface, body, kind);
+    return model;
+  }
+
+  async #deployedModel(modelId: string): Promise<ModelDocument> {
     const { models, settings } = this.#dependencies;
     const current = settings.current();
     if (!current.remoteInferenceEnabled) {
@@ -132,9 +145,9 @@ export class PredictService {
   }
 
   /** Every check that must pass before this node calls a provider for the model. */
-  async admit(modelId: string): Promise<AdmittedModel> {
+  async admit(modelId: string, body: PredictBody, kind: PredictKind): Promise<AdmittedModel> {
     const { rateLimiters, eligibleNodeCount } = this.#dependencies;
-    const model = await this.gate(modelId);
+    const model = await this.gate(modelId, body, kind);
     // Counting nodes walks the membership: only a model with a limit needs it.
     const nodes = model.rate_limiter === undefined ? 1 : (eligibleNodeCount?.(model) ?? 1);
     if (!rateLimiters.tryAcquire(modelId, model.rate_limiter, nodes)) {
@@ -148,7 +161,7 @@ export class PredictService {
     body: PredictBody,
     signal: AbortSignal,
   ): Promise<InferenceResponse> {
-    const { connector } = await this.admit(modelId);
+    const { connector } = await this.admit(modelId, body, 'predict');
     const prepared = prepareCall(connector, body);
     const response = await this.#dependencies.upstream.send(
       prepared.call,

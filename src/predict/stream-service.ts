@@ -50,7 +50,7 @@ export class StreamService {
     if (!settings.current().streamEnabled) {
       throw new ServiceError(ErrorCode.BadRequest, streamDisabledMessage);
     }
-    const { connector } = await predict.admit(modelId);
+    const { connector } = await predict.admit(modelId, body, 'stream');
     const prepared = prepareCall(connector, body);
     const { adapter, llmInterface } = resolveInterface(prepared.parameters['_llm_interface'], {
       protocol: connector.protocol,
