@@ -137,4 +137,38 @@ describe('interface.input schema on _predict and _predict/stream', () => {
       await update(messagesRequired);
     }
   });
+
+  it('a refused request neither auto-deploys the model nor takes a rate-limit token', async () => {
+    const registered = await node.call('POST', '/_plugins/_ml/models/_register', {
+      name: 'undeployed, limited, with an input schema',
+      function_name: 'remote',
+      interface: { input: messagesRequired },
+      rate_limiter: { limit: '1', unit: 'MINUTES' },
+      connector: {
+        name: 'OpenAI on the mock',
+        protocol: 'http',
+        actions: [
+          {
+            action_type: 'predict',
+            method: 'POST',
+            url: mock.urlFor('openai'),
+            request_body: '{ "model": "gpt-4.1", "messages": ${parameters.messages} }',
+          },
+        ],
+      },
+    });
+    assert.equal(registered.status, 200, JSON.stringify(registered.body));
+    const limitedId = registered.body.model_id;
+    const predict = (parameters: Record<string, unknown>) =>
+      node.call('POST', `/_plugins/_ml/models/${limitedId}/_predict`, { parameters });
+    for (let attempt = 0; attempt < 3; attempt += 1) {
+      assert.equal((await predict({ prompt: 'Hello' })).status, 400);
+    }
+    const stored = await node.node.store.getModel(limitedId);
+    assert.equal(stored?.document.model_state, 'REGISTERED', 'not deployed by a refused request');
+    const valid = await predict({ messages });
+    assert.equal(valid.status, 200, 'the one token per minute is still there');
+    assert.equal((await node.node.store.getModel(limitedId))?.document.model_state, 'DEPLOYED');
+    assert.equal((await predict({ messages })).status, 429);
+  });
 });

@@ -81,10 +81,15 @@ function readRateLimiter(value: unknown): Partial<RateLimiter> | undefined {
   return limiter;
 }
 
-/** `interface.input` / `interface.output` hold JSON schemas as text; they must at least parse. */
+/**
+ * `interface.input` / `interface.output` hold JSON schemas as text, as ml-commons stores them; they
+ * must at least parse. A schema given as a JSON object is stored as its text, so that predict
+ * requests find it ready to look up (see predict/input-schema.ts).
+ */
 function readInterface(value: unknown): Record<string, unknown> | undefined {
   const input = optionalObject(value, 'interface');
   if (input === undefined) return undefined;
+  const stored = { ...input };
   for (const key of ['input', 'output']) {
     const schema = input[key];
     if (schema === undefined || schema === null) continue;
@@ -94,6 +99,7 @@ function readInterface(value: unknown): Record<string, unknown> | undefined {
     } catch {
       throw badRequest(`interface.${key} must be a JSON schema`);
     }
+    stored[key] = text;
   }
-  return input;
+  return stored;
 }

@@ -8,14 +8,18 @@
 import { deploymentView, type LiveNodes } from '../cluster/placement.ts';
 import { badRequest, ErrorCode, ServiceError } from '../domain/errors.ts';
 import type { ModelDocument, TaskDocument, TaskType } from '../domain/model.ts';
-import type { Store, Stored } from '../store/store.ts';
+import type { Store } from '../store/store.ts';
 import type { ChangeCounter } from './changes.ts';
 import { type ConnectorService, connectorView } from './connector-service.ts';
 import { newId } from './ids.ts';
 import { requireObject } from './input.ts';
 import type { ModelGroupService } from './model-group-service.ts';
 import { applyModelUpdate, type ModelFields, readModelFields } from './model-input.ts';
-import { updateOptimistically } from './optimistic-update.ts';
+import {
+  type OptimisticResult,
+  type OptimisticUpdate,
+  updateOptimistically,
+} from './optimistic-update.ts';
 import { indexNames, type WriteResponse, writeResponse } from './responses.ts';
 import { type SearchRequest, type SearchResponse, search } from './search.ts';
 
@@ -93,17 +97,14 @@ export class ModelService {
     id: string,
     body?: unknown,
   ): Promise<{ task_id: string; task_type: 'DEPLOY_MODEL'; status: 'COMPLETED' }> {
-    const { store, now } = this.#dependencies;
+    const { now } = this.#dependencies;
     const nodeIds = this.#readNodeIds(body);
     const time = now();
     await this.#updateModel(id, (stored) => ({
       ...stored.document,
       ...this.#deployedState(time, nodeIds),
     }));
-    this.#dependencies.changes?.bump();
-    const taskId = newId();
-    await store.createTask(taskId, this.#task('DEPLOY_MODEL', id, time));
-    return { task_id: taskId, task_type: 'DEPLOY_MODEL', status: 'COMPLETED' };
+    return this.#deployed(id, time);
   }
 
   /** ml-commons answers per node: `{ "<node id>": { "stats": { "<model id>": "undeployed" } } }`. */
@@ -123,9 +124,30 @@ export class ModelService {
     return { [nodeId]: { stats: { [id]: 'undeployed' } } };
   }
 
-  /** Marks a model deployed the first time it is used (plugins.ml_commons.model_auto_deploy.enable). */
+  /**
+   * Marks a model deployed the first time it is used (plugins.ml_commons.model_auto_deploy.enable).
+   * A burst of first requests, on one node or several, deploys it once: the others find it
+   * deployed when they read it again and write nothing.
+   */
   async autoDeploy(id: string): Promise<void> {
-    await this.deploy(id);
+    const time = this.#dependencies.now();
+    const { written } = await this.#updateModel(id, (stored) =>
+      isDeployed(stored.document)
+        ? undefined
+        : { ...stored.document, ...this.#deployedState(time, undefined) },
+    );
+    if (written) await this.#deployed(id, time);
+  }
+
+  /** After a deploy was written: caches drop the model, and the deploy is recorded as a task. */
+  async #deployed(
+    id: string,
+    time: number,
+  ): Promise<{ task_id: string; task_type: 'DEPLOY_MODEL'; status: 'COMPLETED' }> {
+    this.#dependencies.changes?.bump();
+    const taskId = newId();
+    await this.#dependencies.store.createTask(taskId, this.#task('DEPLOY_MODEL', id, time));
+    return { task_id: taskId, task_type: 'DEPLOY_MODEL', status: 'COMPLETED' };
   }
 
   async get(id: string): Promise<Record<string, unknown>> {
@@ -180,8 +202,8 @@ export class ModelService {
   /** A read-modify-write of the model that never overwrites a concurrent change. */
   #updateModel(
     id: string,
-    change: (stored: Stored<ModelDocument>) => ModelDocument | Promise<ModelDocument>,
-  ): Promise<{ document: ModelDocument; version: number }> {
+    change: OptimisticUpdate<ModelDocument>['change'],
+  ): Promise<OptimisticResult<ModelDocument>> {
     const { store } = this.#dependencies;
     return updateOptimistically({
       read: () => store.getModel(id),
@@ -292,4 +314,8 @@ export function modelView(document: ModelDocument): Record<string, unknown> {
 
 export function modelNotFound(): ServiceError {
   return new ServiceError(ErrorCode.NotFound, 'Failed to find model');
+}
+
+function isDeployed(model: ModelDocument): boolean {
+  return model.model_state === 'DEPLOYED' || model.model_state === 'PARTIALLY_DEPLOYED';
 }

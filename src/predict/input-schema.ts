@@ -146,11 +146,13 @@ export class InputSchemaValidator {
   #compiler(dialect: Dialect): Compiler {
     const existing = this.#compilers.get(dialect);
     if (existing !== undefined) return existing;
-    // networknt, which ml-commons uses, ignores keywords it does not know and reports every
-    // violation rather than the first; schemas are not registered by `$id` (none is shared).
+    // Like networknt, which ml-commons uses, unknown keywords are ignored. Unlike it, validation
+    // stops at the first violation: listing all of them made a large request against a simple
+    // schema (a million-item array) hold the event loop for seconds. Schemas are not registered
+    // by `$id` (none is shared).
     const options = {
       strict: false,
-      allErrors: true,
+      allErrors: false,
       validateFormats: false,
       addUsedSchema: false,
     };

@@ -61,21 +61,20 @@ export class PredictService {
 
   /**
    * The checks a coordinator makes before choosing where a model runs: remote inference on, the
-   * model known, enabled, and deployed (or deployed now, when auto-deploy is on), and the request
-   * valid against the model's `interface.input` schema. An ML node makes them again (`admit`):
-   * any Flight client can send it a ticket.
+   * model known and enabled, the request valid against the model's `interface.input` schema, and
+   * the model deployed (or deployed now, when auto-deploy is on). An ML node makes them again
+   * (`admit`): any Flight client can send it a ticket.
    */
   async gate(modelId: string, body: PredictBody, kind: PredictKind): Promise<ModelDocument> {
-    const model = await this.#deployedModel(modelId);
-    // ml-commons knows a model's interface once the model is deployed, and takes a rate limit
-    // token only afterwards: a refused request costs none.
+    const model = await this.#enabledModel(modelId);
+    // Before an auto-deploy and before the rate limit token: a request the schema refuses
+    // changes nothing and costs nothing.
     this.#inputSchemas.check(model.interface, body, kind);
-    return model;
+    return this.#deployed(modelId, model);
   }
 
-  async #deployedModel(modelId: string): Promise<ModelDocument> {
-    const { models, settings } = this.#dependencies;
-    const current = settings.current();
+  async #enabledModel(modelId: string): Promise<ModelDocument> {
+    const current = this.#dependencies.settings.current();
     if (!current.remoteInferenceEnabled) {
       throw new ServiceError(
         ErrorCode.BadRequest,
@@ -86,14 +85,19 @@ export class PredictService {
     if (model.is_enabled === false) {
       throw new ServiceError(ErrorCode.Forbidden, 'Model is disabled.');
     }
+    return model;
+  }
+
+  /** The model, deployed now if it was not and auto-deploy is on. */
+  async #deployed(modelId: string, model: ModelDocument): Promise<ModelDocument> {
     if (model.model_state !== 'DEPLOYED' && model.model_state !== 'PARTIALLY_DEPLOYED') {
-      if (!current.modelAutoDeploy) {
+      if (!this.#dependencies.settings.current().modelAutoDeploy) {
         throw new ServiceError(
           ErrorCode.BadRequest,
           'Model not ready yet. Please deploy the model first.',
         );
       }
-      await models.autoDeploy(modelId);
+      await this.#dependencies.models.autoDeploy(modelId);
       this.#cache.delete(modelId);
       return this.#model(modelId);
     }

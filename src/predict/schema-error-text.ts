@@ -15,13 +15,12 @@ import type { ErrorObject } from 'ajv/dist/2020.js';
 const listedErrors = 20;
 
 export function describeSchemaErrors(errors: readonly ErrorObject[], instance: unknown): string {
-  const messages = errors
+  // Only the listed ones are worded: wording walks the instance for each.
+  const listed = errors
+    .slice(0, listedErrors)
     .map((error) => describeSchemaError(error, instance))
     .filter((message) => message !== undefined);
-  const listed = messages.slice(0, listedErrors);
-  if (messages.length > listed.length) {
-    listed.push(`… and ${messages.length - listed.length} more`);
-  }
+  if (errors.length > listedErrors) listed.push(`… and ${errors.length - listedErrors} more`);
   return `Validation failed: [${listed.join(', ')}]`;
 }
 

@@ -110,17 +110,20 @@ export class DocumentTable<T> {
 
   /**
    * Replaces the document and bumps its version, if it is still `expectedVersion` (when given).
-   * Telling a conflict from an unknown id takes a second read, which a caller inside a
-   * transaction has already made under a row lock, so it may pass `knownToExist`.
+   * `lockedInTransaction`: the caller runs this in its transaction and holds the row lock, so the
+   * row exists (no second read to tell a conflict from an unknown id), and a clash on the unique
+   * column must not abort the transaction: the statement then runs under a savepoint.
    */
   async update(
     db: Queryable,
     id: string,
     document: T,
     expectedVersion?: number,
-    knownToExist = false,
+    lockedInTransaction = false,
   ): Promise<UpdateOutcome | Taken> {
     if (!isStorableText(id)) return 'not_found';
+    const guarded = lockedInTransaction && this.#uniqueIndex !== undefined;
+    if (guarded) await db.query('SAVEPOINT document_update');
     let updated: boolean;
     try {
       const result = await db.query({
@@ -130,12 +133,14 @@ export class DocumentTable<T> {
       });
       updated = (result.rowCount ?? 0) > 0;
     } catch (error) {
-      if (isUniqueViolation(error) && this.#clashesOnUniqueColumn(error)) return 'taken';
-      throw error;
+      if (!isUniqueViolation(error) || !this.#clashesOnUniqueColumn(error)) throw error;
+      if (guarded) await db.query('ROLLBACK TO SAVEPOINT document_update');
+      return 'taken';
     }
+    if (guarded) await db.query('RELEASE SAVEPOINT document_update');
     if (updated) return 'updated';
     if (expectedVersion === undefined) return 'not_found';
-    if (knownToExist) return 'version_conflict';
+    if (lockedInTransaction) return 'version_conflict';
     return (await this.get(db, id)) === undefined ? 'not_found' : 'version_conflict';
   }
 

@@ -101,11 +101,20 @@ export const migrations: readonly Migration[] = [
     version: 2,
     name: 'unique model group names',
     // Until now the name was checked before the insert, so two concurrent creations could both
-    // pass. Groups that share a name that way keep their documents; all but the oldest get a
-    // key no name can produce (a key is JSON text ending in a quote; this appends after it).
+    // pass. Groups that share a name that way are renamed, all but the oldest: "<name> (<id>)",
+    // in the document and its key alike (every later write derives the key from the document).
+    // The document is edited as text, not through jsonb, which would reorder its keys and
+    // refuses \u0000: its first "name" member is the group's own (JSON.stringify writes quotes
+    // inside strings as \", and a group document nests no other "name"). The key is the
+    // JSON-encoded lower-cased name, so the suffix goes before its closing quote; ids are ASCII.
     sql: `
       UPDATE model_groups
-      SET name_key = name_key || ' ' || id
+      SET document = regexp_replace(
+            document::text,
+            '"name":"((?:[^"\\\\]|\\\\.)*)"',
+            '"name":"\\1 (' || id || ')"'
+          )::json,
+          name_key = left(name_key, -1) || ' (' || lower(id) || ')"'
       WHERE seq NOT IN (SELECT min(seq) FROM model_groups GROUP BY name_key);
       DROP INDEX model_groups_name_key;
       CREATE UNIQUE INDEX model_groups_name_key ON model_groups (name_key);

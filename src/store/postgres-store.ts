@@ -156,7 +156,12 @@ export class PostgresStore implements Store {
         const group = await this.#groups.get(client, model.model_group_id, 'update');
         if (group === undefined) throw notFound('Failed to find model group');
         const latest = group.document.latest_version + 1;
-        await this.#groups.update(client, group.id, { ...group.document, latest_version: latest });
+        const bumped = await this.#groups.update(client, group.id, {
+          ...group.document,
+          latest_version: latest,
+        });
+        // Under the row lock the group exists and keeps its name: anything else is a bug.
+        if (bumped !== 'updated') throw new Error(`the group version bump answered ${bumped}`);
         modelVersion = String(latest);
       }
       await this.#models.insert(client, modelId, { ...model, model_version: modelVersion });

@@ -12,9 +12,11 @@ import { applyMigrations, migrations } from './postgres-migrations.ts';
 import { storeContract } from './store.contract.ts';
 import {
   connectorDocument,
+  modelDocument,
   modelGroupDocument,
   register,
   rejectsWithServiceError,
+  taskDocument,
 } from './store.contract-fixtures.ts';
 import type { Store } from './store.ts';
 
@@ -144,7 +146,7 @@ describe('PostgreSQL store', () => {
       }
     }));
 
-  it('makes group names unique, keeping groups that already shared a name', () =>
+  it('makes group names unique, renaming groups that already shared one', () =>
     withDatabase(async (database) => {
       const client = new pg.Client({ connectionString: database.connectionString });
       await client.connect();
@@ -155,8 +157,8 @@ describe('PostgreSQL store', () => {
         );
         // What two concurrent creations could leave behind before names were an index.
         for (const [id, name] of [
-          ['g1', 'Chat'],
-          ['g2', 'chat'],
+          ['g1', 'Chat "A"'],
+          ['g2', 'chat "a"'],
           ['g3', 'Other'],
         ] as const) {
           await client.query(
@@ -171,12 +173,27 @@ describe('PostgreSQL store', () => {
       assert.deepEqual(
         (await store.listModelGroups()).map((group) => [group.id, group.document.name]),
         [
-          ['g1', 'Chat'],
-          ['g2', 'chat'],
+          ['g1', 'Chat "A"'],
+          ['g2', 'chat "a" (g2)'],
           ['g3', 'Other'],
         ],
       );
-      assert.equal(await store.modelGroupIdByName('CHAT'), 'g1', 'the oldest keeps the name');
+      assert.equal(await store.modelGroupIdByName('CHAT "a"'), 'g1', 'the oldest keeps the name');
+      assert.equal(await store.modelGroupIdByName('Chat "A" (G2)'), 'g2');
+      // The renamed group takes writes like any other: its key matches its document.
+      const renamed = await store.getModelGroup('g2');
+      assert.ok(renamed);
+      const described = { ...renamed.document, description: 'kept apart' };
+      assert.equal(await store.updateModelGroup('g2', described, renamed.version), 'updated');
+      for (const [index, modelId] of ['m1', 'm2'].entries()) {
+        const registered = await store.registerModel(
+          modelId,
+          modelDocument({ model_group_id: 'g2' }),
+          `t${index}`,
+          taskDocument(),
+        );
+        assert.equal(registered.modelVersion, String(index + 1));
+      }
       assert.equal(
         await store.createModelGroup('g4', modelGroupDocument({ name: 'other' })),
         'name_taken',

@@ -99,12 +99,13 @@ export const migrations: readonly Migration[] = [
     version: 3,
     name: 'unique model group names',
     // Until now the name was checked before the insert, so two concurrent creations could both
-    // pass. Groups that share a name that way keep their documents; all but the oldest get the
-    // key with a NUL and their id appended (only a name ending that way could clash with it),
-    // and the unique index holds from here on.
+    // pass. Groups that share a name that way are renamed, all but the oldest: "<name> (<id>)",
+    // in the document and its key alike (every later write derives the key from the document).
+    // Ids are ASCII, so SQLite's lower() lower-cases them as JavaScript does.
     sql: `
       UPDATE model_groups
-      SET name_key = name_key || char(0) || id
+      SET document = json_set(document, '$.name', json_extract(document, '$.name') || ' (' || id || ')'),
+          name_key = name_key || ' (' || lower(id) || ')'
       WHERE seq NOT IN (SELECT min(seq) FROM model_groups GROUP BY name_key);
       DROP INDEX model_groups_name_key;
       CREATE UNIQUE INDEX model_groups_name_key ON model_groups (name_key);

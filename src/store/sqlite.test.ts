@@ -210,7 +210,7 @@ for (const driver of available) {
       }
     });
 
-    it('makes group names unique, keeping groups that already shared a name', async () => {
+    it('makes group names unique, renaming groups that already shared one', async () => {
       const path = join(directory, 'duplicate-names.db');
       const raw = await openSqliteDatabase(path, driver);
       applyMigrations(
@@ -222,8 +222,8 @@ for (const driver of available) {
       );
       // What two concurrent creations could leave behind before names were an index.
       for (const [id, name] of [
-        ['g1', 'Chat'],
-        ['g2', 'chat'],
+        ['g1', 'Chat "A"'],
+        ['g2', 'chat "a"'],
         ['g3', 'Other'],
       ] as const) {
         insert.run(id, JSON.stringify(modelGroupDocument({ name })), name.toLowerCase());
@@ -234,12 +234,27 @@ for (const driver of available) {
         assert.deepEqual(
           (await store.listModelGroups()).map((group) => [group.id, group.document.name]),
           [
-            ['g1', 'Chat'],
-            ['g2', 'chat'],
+            ['g1', 'Chat "A"'],
+            ['g2', 'chat "a" (g2)'],
             ['g3', 'Other'],
           ],
         );
-        assert.equal(await store.modelGroupIdByName('CHAT'), 'g1', 'the oldest keeps the name');
+        assert.equal(await store.modelGroupIdByName('CHAT "a"'), 'g1', 'the oldest keeps the name');
+        assert.equal(await store.modelGroupIdByName('Chat "A" (G2)'), 'g2');
+        // The renamed group takes writes like any other: its key matches its document.
+        const renamed = await store.getModelGroup('g2');
+        assert.ok(renamed);
+        const described = { ...renamed.document, description: 'kept apart' };
+        assert.equal(await store.updateModelGroup('g2', described, renamed.version), 'updated');
+        for (const [index, modelId] of ['m1', 'm2'].entries()) {
+          const registered = await store.registerModel(
+            modelId,
+            modelDocument({ model_group_id: 'g2' }),
+            `t${index}`,
+            taskDocument(),
+          );
+          assert.equal(registered.modelVersion, String(index + 1));
+        }
         const taken = modelGroupDocument({ name: 'other' });
         assert.equal(await store.createModelGroup('g4', taken), 'name_taken');
       } finally {

@@ -236,7 +236,9 @@ class SqliteStore implements Store {
         const group = this.#groups.get(model.model_group_id);
         if (group === undefined) throw notFound('Failed to find model group');
         const latest = group.document.latest_version + 1;
-        this.#groups.update(group.id, { ...group.document, latest_version: latest });
+        const bumped = this.#groups.update(group.id, { ...group.document, latest_version: latest });
+        // Inside the write transaction the group exists and keeps its name: anything else is a bug.
+        if (bumped !== 'updated') throw new Error(`the group version bump answered ${bumped}`);
         modelVersion = String(latest);
       }
       this.#models.insert(modelId, { ...model, model_version: modelVersion });
