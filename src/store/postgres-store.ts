@@ -4,12 +4,12 @@
  */
 import type pg from 'pg';
 import type { ConnectorDocument } from '../domain/connector.ts';
-import { ErrorCode, notFound, ServiceError } from '../domain/errors.ts';
+import { notFound } from '../domain/errors.ts';
 import type { ModelDocument, ModelGroupDocument, TaskDocument } from '../domain/model.ts';
 import type { StoredSettings } from '../domain/settings.ts';
 import { DocumentTable, isStorableText, type Queryable } from './postgres-document-table.ts';
-import { isBrokenConnection, isStatementError, toServiceError } from './postgres-errors.ts';
 import { deleteNode, selectNodes, upsertNode } from './postgres-nodes.ts';
+import { PostgresPool } from './postgres-pool.ts';
 import {
   type SettingRow,
   type SettingsChange,
@@ -33,8 +33,7 @@ function groupNameKey(name: string): string {
 }
 
 export class PostgresStore implements Store {
-  readonly #pool: pg.Pool;
-  #closed = false;
+  readonly #pool: PostgresPool;
   readonly #connectors = new DocumentTable<ConnectorDocument>({
     table: 'connectors',
     label: 'connector',
@@ -55,22 +54,18 @@ export class PostgresStore implements Store {
   });
   readonly #tasks = new DocumentTable<TaskDocument>({ table: 'tasks', label: 'task' });
 
-  /** How often a call may meet a broken pooled connection: at most every one in the pool. */
-  readonly #staleRetries: number;
-
   constructor(pool: pg.Pool, poolSize: number) {
-    this.#pool = pool;
-    this.#staleRetries = poolSize;
+    this.#pool = new PostgresPool(pool, poolSize);
   }
 
   createConnector(id: string, connector: ConnectorDocument): Promise<void> {
-    return this.#run(async (db) => {
+    return this.#pool.run(async (db) => {
       await this.#connectors.insert(db, id, connector);
     });
   }
 
   getConnector(id: string): Promise<Stored<ConnectorDocument> | undefined> {
-    return this.#runRepeatable((db) => this.#connectors.get(db, id));
+    return this.#pool.runRepeatable((db) => this.#connectors.get(db, id));
   }
 
   updateConnector(
@@ -78,29 +73,29 @@ export class PostgresStore implements Store {
     connector: ConnectorDocument,
     expectedVersion?: number,
   ): Promise<UpdateOutcome> {
-    return this.#run(async (db) =>
+    return this.#pool.run(async (db) =>
       withoutUniqueColumn(await this.#connectors.update(db, id, connector, expectedVersion)),
     );
   }
 
   deleteConnector(id: string): Promise<DeleteConnectorResult> {
-    return this.#transaction((client) =>
+    return this.#pool.transaction((client) =>
       this.#deleteUnlessUsed(client, this.#connectors, 'connector_id', id),
     );
   }
 
   listConnectors(): Promise<Stored<ConnectorDocument>[]> {
-    return this.#runRepeatable((db) => this.#connectors.list(db));
+    return this.#pool.runRepeatable((db) => this.#connectors.list(db));
   }
 
   createModelGroup(id: string, group: ModelGroupDocument): Promise<'created' | 'name_taken'> {
-    return this.#run(async (db) =>
+    return this.#pool.run(async (db) =>
       (await this.#groups.insert(db, id, group)) === 'taken' ? 'name_taken' : 'created',
     );
   }
 
   getModelGroup(id: string): Promise<Stored<ModelGroupDocument> | undefined> {
-    return this.#runRepeatable((db) => this.#groups.get(db, id));
+    return this.#pool.runRepeatable((db) => this.#groups.get(db, id));
   }
 
   updateModelGroup(
@@ -108,7 +103,7 @@ export class PostgresStore implements Store {
     group: ModelGroupDocument,
     expectedVersion?: number,
   ): Promise<ModelGroupUpdateOutcome> {
-    return this.#transaction(async (client) => {
+    return this.#pool.transaction(async (client) => {
       const stored = await this.#groups.get(client, id, 'update');
       if (stored === undefined) return 'not_found';
       // latest_version belongs to registerModel. A caller that read the group before a
@@ -122,17 +117,17 @@ export class PostgresStore implements Store {
   }
 
   deleteModelGroup(id: string): Promise<DeleteModelGroupResult> {
-    return this.#transaction((client) =>
+    return this.#pool.transaction((client) =>
       this.#deleteUnlessUsed(client, this.#groups, 'model_group_id', id),
     );
   }
 
   listModelGroups(): Promise<Stored<ModelGroupDocument>[]> {
-    return this.#runRepeatable((db) => this.#groups.list(db));
+    return this.#pool.runRepeatable((db) => this.#groups.list(db));
   }
 
   modelGroupIdByName(name: string): Promise<string | undefined> {
-    return this.#runRepeatable(async (db) => {
+    return this.#pool.runRepeatable(async (db) => {
       const result = await db.query<{ id: string }>({
         name: 'model_groups-id-by-name',
         text: 'SELECT id FROM model_groups WHERE name_key = $1',
@@ -148,7 +143,7 @@ export class PostgresStore implements Store {
     taskId: string,
     task: TaskDocument,
   ): Promise<{ modelVersion: string }> {
-    return this.#transaction(async (client) => {
+    return this.#pool.transaction(async (client) => {
       await this.#checkConnector(client, model);
       let modelVersion = '1';
       if (model.model_group_id !== undefined) {
@@ -171,11 +166,11 @@ export class PostgresStore implements Store {
   }
 
   getModel(id: string): Promise<Stored<ModelDocument> | undefined> {
-    return this.#runRepeatable((db) => this.#models.get(db, id));
+    return this.#pool.runRepeatable((db) => this.#models.get(db, id));
   }
 
   updateModel(id: string, model: ModelDocument, expectedVersion?: number): Promise<UpdateOutcome> {
-    return this.#transaction(async (client) => {
+    return this.#pool.transaction(async (client) => {
       if ((await this.#models.get(client, id, 'update')) === undefined) return 'not_found';
       await this.#checkConnector(client, model);
       if (
@@ -191,38 +186,38 @@ export class PostgresStore implements Store {
   }
 
   deleteModel(id: string): Promise<boolean> {
-    return this.#run((db) => this.#models.delete(db, id));
+    return this.#pool.run((db) => this.#models.delete(db, id));
   }
 
   listModels(): Promise<Stored<ModelDocument>[]> {
-    return this.#runRepeatable((db) => this.#models.list(db));
+    return this.#pool.runRepeatable((db) => this.#models.list(db));
   }
 
   createTask(id: string, task: TaskDocument): Promise<void> {
-    return this.#run(async (db) => {
+    return this.#pool.run(async (db) => {
       await this.#tasks.insert(db, id, task);
     });
   }
 
   getTask(id: string): Promise<Stored<TaskDocument> | undefined> {
-    return this.#runRepeatable((db) => this.#tasks.get(db, id));
+    return this.#pool.runRepeatable((db) => this.#tasks.get(db, id));
   }
 
   updateTask(id: string, task: TaskDocument): Promise<boolean> {
-    return this.#run(async (db) => (await this.#tasks.update(db, id, task)) === 'updated');
+    return this.#pool.run(async (db) => (await this.#tasks.update(db, id, task)) === 'updated');
   }
 
   deleteTask(id: string): Promise<boolean> {
-    return this.#run((db) => this.#tasks.delete(db, id));
+    return this.#pool.run((db) => this.#tasks.delete(db, id));
   }
 
   getSettings(): Promise<StoredSettings> {
-    return this.#runRepeatable((db) => readSettings(db));
+    return this.#pool.runRepeatable((db) => readSettings(db));
   }
 
   async updateSettings(change: SettingsChange): Promise<StoredSettings> {
     const writes = settingWrites(change);
-    return this.#transaction(async (client) => {
+    return this.#pool.transaction(async (client) => {
       for (const { scope, key, value } of writes) {
         if (value === null) {
           await client.query({
@@ -244,26 +239,26 @@ export class PostgresStore implements Store {
   }
 
   clearTransientSettings(): Promise<void> {
-    return this.#runRepeatable(async (db) => {
+    return this.#pool.runRepeatable(async (db) => {
       await db.query("DELETE FROM settings WHERE scope = 'transient'");
     });
   }
 
   heartbeatNode(node: NodeRecord): Promise<void> {
-    return this.#runRepeatable((db) => upsertNode(db, node));
+    return this.#pool.runRepeatable((db) => upsertNode(db, node));
   }
 
   listNodes(): Promise<NodeRecord[]> {
-    return this.#runRepeatable((db) => selectNodes(db));
+    return this.#pool.runRepeatable((db) => selectNodes(db));
   }
 
   removeNode(id: string): Promise<boolean> {
-    return this.#run((db) => deleteNode(db, id));
+    return this.#pool.run((db) => deleteNode(db, id));
   }
 
   getMeta(key: string): Promise<string | undefined> {
-    if (!isStorableText(key)) return this.#runRepeatable(async () => undefined);
-    return this.#runRepeatable(async (db) => {
+    if (!isStorableText(key)) return this.#pool.runRepeatable(async () => undefined);
+    return this.#pool.runRepeatable(async (db) => {
       const result = await db.query<{ value: string }>({
         name: 'meta-select',
         text: 'SELECT value FROM meta WHERE key = $1',
@@ -274,7 +269,7 @@ export class PostgresStore implements Store {
   }
 
   setMeta(key: string, value: string): Promise<void> {
-    return this.#runRepeatable(async (db) => {
+    return this.#pool.runRepeatable(async (db) => {
       await db.query({
         name: 'meta-upsert',
         text: `INSERT INTO meta (key, value) VALUES ($1, $2)
@@ -285,104 +280,8 @@ export class PostgresStore implements Store {
   }
 
   /** Idempotent, so shutdown paths and test cleanups need not track who closed first. */
-  async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    await this.#pool.end();
-  }
-
-  /** One statement on any pooled connection, failures converted into ServiceErrors. */
-  async #run<R>(work: (db: Queryable) => Promise<R>): Promise<R> {
-    this.#checkOpen();
-    try {
-      return await work(this.#pool);
-    } catch (error) {
-      throw toServiceError(error);
-    }
-  }
-
-  /**
-   * Like #run, for work that may run twice with the same outcome (reads, upserts): a pooled
-   * connection found broken (the server ended it) is dropped and the work runs again on another.
-   */
-  async #runRepeatable<R>(work: (db: Queryable) => Promise<R>): Promise<R> {
-    this.#checkOpen();
-    for (let attempt = 0; ; attempt += 1) {
-      try {
-        return await work(this.#pool);
-      } catch (error) {
-        if (!isBrokenConnection(error) || attempt >= this.#staleRetries) {
-          throw toServiceError(error);
-        }
-      }
-    }
-  }
-
-  /**
-   * Runs `work` in a READ COMMITTED transaction on one connection; its row locks make it
-   * atomic against the other transactions here. The connection goes back to the pool only
-   * when it is known to be healthy.
-   */
-  async #transaction<R>(work: (client: pg.PoolClient) => Promise<R>): Promise<R> {
-    for (let attempt = 0; ; attempt += 1) {
-      const outcome = await this.#attemptTransaction(work);
-      if (outcome.done) return outcome.result;
-      // BEGIN met a broken pooled connection: nothing ran, so another connection may try.
-      if (attempt >= this.#staleRetries) throw toServiceError(outcome.error);
-    }
-  }
-
-  async #attemptTransaction<R>(
-    work: (client: pg.PoolClient) => Promise<R>,
-  ): Promise<{ done: true; result: R } | { done: false; error: unknown }> {
-    this.#checkOpen();
-    let client: pg.PoolClient;
-    try {
-      client = await this.#pool.connect();
-    } catch (error) {
-      throw toServiceError(error);
-    }
-    // A checked-out connection has no pool listener: its errors would otherwise be uncaught.
-    let connectionError: Error | undefined;
-    const onError = (error: Error): void => {
-      connectionError = error;
-    };
-    client.on('error', onError);
-    let healthy = true;
-    try {
-      try {
-        await client.query('BEGIN');
-      } catch (error) {
-        if (!isBrokenConnection(error)) throw error;
-        healthy = false;
-        return { done: false, error };
-      }
-      const result = await work(client);
-      await client.query('COMMIT');
-      return { done: true, result };
-    } catch (error) {
-      healthy =
-        connectionError === undefined &&
-        (ServiceError.isInstance(error) || isStatementError(error));
-      if (healthy) {
-        try {
-          await client.query('ROLLBACK');
-        } catch {
-          healthy = false;
-        }
-      }
-      throw toServiceError(error);
-    } finally {
-      client.removeListener('error', onError);
-      // true destroys the connection; the server rolls back whatever it had open.
-      client.release(healthy ? undefined : true);
-    }
-  }
-
-  #checkOpen(): void {
-    if (this.#closed) {
-      throw new ServiceError(ErrorCode.Internal, 'The PostgreSQL store is closed');
-    }
+  close(): Promise<void> {
+    return this.#pool.close();
   }
 
   /** Locks the referenced connector against deletion until commit. */
