@@ -41,20 +41,7 @@ describe('interface.input schema on _predict and _predict/stream', () => {
       name: 'chat with an input schema',
       function_name: 'remote',
       interface: { input: messagesRequired },
-      connector: {
-        name: 'OpenAI on the mock',
-        protocol: 'http',
-        credential: { key: 'provider-key-0123456789' },
-        actions: [
-          {
-            action_type: 'predict',
-            method: 'POST',
-            url: mock.urlFor('openai'),
-            headers: { Authorization: 'Bearer ${credential.key}' },
-            request_body: '{ "model": "gpt-4.1", "messages": ${parameters.messages} }',
-          },
-        ],
-      },
+      connector: mockConnector(),
     });
     assert.equal(response.status, 200, JSON.stringify(response.body));
     modelId = response.body.model_id;
@@ -64,6 +51,24 @@ describe('interface.input schema on _predict and _predict/stream', () => {
     await mock.close();
   });
   beforeEach(() => mock.reset());
+
+  /** An OpenAI chat connector on the mock, with a key the responses must never show. */
+  function mockConnector() {
+    return {
+      name: 'OpenAI on the mock',
+      protocol: 'http',
+      credential: { key: 'provider-key-0123456789' },
+      actions: [
+        {
+          action_type: 'predict',
+          method: 'POST',
+          url: mock.urlFor('openai'),
+          headers: { Authorization: 'Bearer ${credential.key}' },
+          request_body: '{ "model": "gpt-4.1", "messages": ${parameters.messages} }',
+        },
+      ],
+    };
+  }
 
   it('refuses a _predict without the required parameter, calling no provider', async () => {
     const response = await node.call('POST', `/_plugins/_ml/models/${modelId}/_predict`, {
@@ -144,18 +149,7 @@ describe('interface.input schema on _predict and _predict/stream', () => {
       function_name: 'remote',
       interface: { input: messagesRequired },
       rate_limiter: { limit: '1', unit: 'MINUTES' },
-      connector: {
-        name: 'OpenAI on the mock',
-        protocol: 'http',
-        actions: [
-          {
-            action_type: 'predict',
-            method: 'POST',
-            url: mock.urlFor('openai'),
-            request_body: '{ "model": "gpt-4.1", "messages": ${parameters.messages} }',
-          },
-        ],
-      },
+      connector: mockConnector(),
     });
     assert.equal(registered.status, 200, JSON.stringify(registered.body));
     const limitedId = registered.body.model_id;

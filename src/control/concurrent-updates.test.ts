@@ -5,22 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startTestNode, type TestNode } from '../../test/helpers/test-node.ts';
-
-const connector = {
-  name: 'OpenAI Chat Connector',
-  protocol: 'http',
-  parameters: { endpoint: 'api.openai.com', model: 'gpt-4o-mini' },
-  credential: { openAI_key: 'sk-test-secret-value' },
-  actions: [
-    {
-      action_type: 'predict',
-      method: 'POST',
-      url: 'https://${parameters.endpoint}/v1/chat/completions',
-      headers: { Authorization: 'Bearer ${credential.openAI_key}' },
-      request_body: '{ "model": "${parameters.model}", "messages": ${parameters.messages} }',
-    },
-  ],
-};
+import { openAiConnector as connector } from '../api/control-plane.fixtures.ts';
 
 describe('control-plane services under concurrent writes', () => {
   let node: TestNode;

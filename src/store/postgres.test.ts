@@ -11,12 +11,12 @@ import { openPostgresStore, type PostgresStoreOptions } from './postgres.ts';
 import { applyMigrations, migrations } from './postgres-migrations.ts';
 import { storeContract } from './store.contract.ts';
 import {
+  assertGroupsSharingANameRenamed,
   connectorDocument,
-  modelDocument,
+  groupsSharingAName,
   modelGroupDocument,
   register,
   rejectsWithServiceError,
-  taskDocument,
 } from './store.contract-fixtures.ts';
 import type { Store } from './store.ts';
 
@@ -156,11 +156,7 @@ describe('PostgreSQL store', () => {
           migrations.filter((migration) => migration.version === 1),
         );
         // What two concurrent creations could leave behind before names were an index.
-        for (const [id, name] of [
-          ['g1', 'Chat "A"'],
-          ['g2', 'chat "a"'],
-          ['g3', 'Other'],
-        ] as const) {
+        for (const [id, name] of groupsSharingAName) {
           await client.query(
             'INSERT INTO model_groups (id, version, document, name_key) VALUES ($1, 1, $2, $3)',
             [id, JSON.stringify(modelGroupDocument({ name })), JSON.stringify(name.toLowerCase())],
@@ -170,34 +166,7 @@ describe('PostgreSQL store', () => {
         await client.end();
       }
       const store = await database.open();
-      assert.deepEqual(
-        (await store.listModelGroups()).map((group) => [group.id, group.document.name]),
-        [
-          ['g1', 'Chat "A"'],
-          ['g2', 'chat "a" (g2)'],
-          ['g3', 'Other'],
-        ],
-      );
-      assert.equal(await store.modelGroupIdByName('CHAT "a"'), 'g1', 'the oldest keeps the name');
-      assert.equal(await store.modelGroupIdByName('Chat "A" (G2)'), 'g2');
-      // The renamed group takes writes like any other: its key matches its document.
-      const renamed = await store.getModelGroup('g2');
-      assert.ok(renamed);
-      const described = { ...renamed.document, description: 'kept apart' };
-      assert.equal(await store.updateModelGroup('g2', described, renamed.version), 'updated');
-      for (const [index, modelId] of ['m1', 'm2'].entries()) {
-        const registered = await store.registerModel(
-          modelId,
-          modelDocument({ model_group_id: 'g2' }),
-          `t${index}`,
-          taskDocument(),
-        );
-        assert.equal(registered.modelVersion, String(index + 1));
-      }
-      assert.equal(
-        await store.createModelGroup('g4', modelGroupDocument({ name: 'other' })),
-        'name_taken',
-      );
+      await assertGroupsSharingANameRenamed(store);
     }));
 
   it('refuses a database written by a newer schema', () =>

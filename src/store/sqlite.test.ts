@@ -14,7 +14,9 @@ import {
 import { applyMigrations, migrations } from './sqlite-migrations.ts';
 import { storeContract } from './store.contract.ts';
 import {
+  assertGroupsSharingANameRenamed,
   connectorDocument,
+  groupsSharingAName,
   modelDocument,
   modelGroupDocument,
   taskDocument,
@@ -221,42 +223,13 @@ for (const driver of available) {
         'INSERT INTO model_groups (id, version, document, name_key) VALUES (?, 1, ?, ?)',
       );
       // What two concurrent creations could leave behind before names were an index.
-      for (const [id, name] of [
-        ['g1', 'Chat "A"'],
-        ['g2', 'chat "a"'],
-        ['g3', 'Other'],
-      ] as const) {
+      for (const [id, name] of groupsSharingAName) {
         insert.run(id, JSON.stringify(modelGroupDocument({ name })), name.toLowerCase());
       }
       raw.close();
       const store = await openSqliteStore({ path, driver });
       try {
-        assert.deepEqual(
-          (await store.listModelGroups()).map((group) => [group.id, group.document.name]),
-          [
-            ['g1', 'Chat "A"'],
-            ['g2', 'chat "a" (g2)'],
-            ['g3', 'Other'],
-          ],
-        );
-        assert.equal(await store.modelGroupIdByName('CHAT "a"'), 'g1', 'the oldest keeps the name');
-        assert.equal(await store.modelGroupIdByName('Chat "A" (G2)'), 'g2');
-        // The renamed group takes writes like any other: its key matches its document.
-        const renamed = await store.getModelGroup('g2');
-        assert.ok(renamed);
-        const described = { ...renamed.document, description: 'kept apart' };
-        assert.equal(await store.updateModelGroup('g2', described, renamed.version), 'updated');
-        for (const [index, modelId] of ['m1', 'm2'].entries()) {
-          const registered = await store.registerModel(
-            modelId,
-            modelDocument({ model_group_id: 'g2' }),
-            `t${index}`,
-            taskDocument(),
-          );
-          assert.equal(registered.modelVersion, String(index + 1));
-        }
-        const taken = modelGroupDocument({ name: 'other' });
-        assert.equal(await store.createModelGroup('g4', taken), 'name_taken');
+        await assertGroupsSharingANameRenamed(store);
       } finally {
         await store.close();
       }

@@ -97,3 +97,43 @@ export function register(
     taskDocument({ model_id: modelId }),
   );
 }
+
+/**
+ * Groups that share a name, as two concurrent creations could leave them before names were a
+ * unique index: what the migration that adds the index finds. Written by each store's own test.
+ */
+export const groupsSharingAName = [
+  ['g1', 'Chat "A"'],
+  ['g2', 'chat "a"'],
+  ['g3', 'Other'],
+] as const;
+
+/** After that migration: all but the oldest renamed, and the renamed ones take writes again. */
+export async function assertGroupsSharingANameRenamed(store: Store): Promise<void> {
+  assert.deepEqual(
+    (await store.listModelGroups()).map((group) => [group.id, group.document.name]),
+    [
+      ['g1', 'Chat "A"'],
+      ['g2', 'chat "a" (g2)'],
+      ['g3', 'Other'],
+    ],
+  );
+  assert.equal(await store.modelGroupIdByName('CHAT "a"'), 'g1', 'the oldest keeps the name');
+  assert.equal(await store.modelGroupIdByName('Chat "A" (G2)'), 'g2');
+  // Every write derives the key from the document again: they must agree.
+  const renamed = await store.getModelGroup('g2');
+  assert.ok(renamed);
+  const described = { ...renamed.document, description: 'kept apart' };
+  assert.equal(await store.updateModelGroup('g2', described, renamed.version), 'updated');
+  for (const [index, modelId] of ['m1', 'm2'].entries()) {
+    const registered = await store.registerModel(
+      modelId,
+      modelDocument({ model_group_id: 'g2' }),
+      `t${index}`,
+      taskDocument(),
+    );
+    assert.equal(registered.modelVersion, String(index + 1));
+  }
+  const taken = modelGroupDocument({ name: 'other' });
+  assert.equal(await store.createModelGroup('g4', taken), 'name_taken');
+}
