@@ -65,11 +65,8 @@ export interface UpstreamClientOptions {
 }
 
 export interface OpenOptions {
-  /**
-   * The caller's first-byte deadline (its first-token timer runs from before this call): each
-   * attempt waits this long for headers, and no retry starts after it. Default: `read_timeout`
-   * per attempt, no overall deadline.
-   */
+  /** The caller's first-byte deadline: each attempt's wait for headers, and no retry after it
+   * (default: `read_timeout` per attempt, no overall deadline). */
   firstByteTimeoutMs?: number;
   sign?: CallSigner;
 }
