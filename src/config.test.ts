@@ -52,6 +52,9 @@ describe('loadConfig', () => {
       [[], { SLUICE_NODE_ROLES: 'coordinator,gpu' }, /SLUICE_NODE_ROLES/],
       [[], { SLUICE_DEMO_MODEL: 'maybe' }, /SLUICE_DEMO_MODEL/],
       [[], { SLUICE_SQLITE_DRIVER: 'sqlite3' }, /SLUICE_SQLITE_DRIVER/],
+      [[], { SLUICE_RESTRICTED_IP_PATTERNS: '169.254.*' }, /SLUICE_RESTRICTED_IP_PATTERNS/],
+      [[], { SLUICE_RESTRICTED_IP_PATTERNS: '[1]' }, /SLUICE_RESTRICTED_IP_PATTERNS/],
+      [[], { SLUICE_RESTRICTED_IP_PATTERNS: '["(unclosed"]' }, /invalid regular expression/],
       [[], { SLUICE_DATABASE_URL: 'postgres://x/y' }, /SLUICE_CLUSTER_SECRET/],
       [
         [],
@@ -69,6 +72,15 @@ describe('loadConfig', () => {
         },
       );
     }
+  });
+
+  it('reads the restricted address patterns as a JSON list, empty by default', () => {
+    assert.deepEqual(loadConfig([], {}).restrictedIpPatterns, []);
+    const patterns = ['169\\.254\\..*', '^10\\.'];
+    const fromEnv = loadConfig([], { SLUICE_RESTRICTED_IP_PATTERNS: JSON.stringify(patterns) });
+    assert.deepEqual(fromEnv.restrictedIpPatterns, patterns);
+    const fromFlag = loadConfig(['--restricted-ip-patterns', '["^127\\\\."]'], {});
+    assert.deepEqual(fromFlag.restrictedIpPatterns, ['^127\\.']);
   });
 
   it('refuses unknown flags', () => {

@@ -31,6 +31,12 @@ export interface Config {
   heartbeatMs: number;
   /** How long a lease lasts: a node silent for longer receives no new work. */
   leaseMs: number;
+  /**
+   * `plugins.ml_commons.connector.restricted_ip_patterns`: addresses no connector may reach,
+   * whatever the dynamic settings say. A node setting, as in ml-commons (opensearch.yml only),
+   * so that whoever may change cluster settings cannot lift it.
+   */
+  restrictedIpPatterns: string[];
 }
 
 export const nodeRoles = ['coordinator', 'ml'] as const;
@@ -143,6 +149,13 @@ export const configOptions = {
     description: 'milliseconds a heartbeat lease lasts',
     defaultValue: '5000',
   },
+  restrictedIpPatterns: {
+    flag: 'restricted-ip-patterns',
+    env: 'SLUICE_RESTRICTED_IP_PATTERNS',
+    description:
+      'JSON list of regular expressions; a connector whose host resolves to a matching address is refused',
+    defaultValue: '[]',
+  },
 } as const satisfies Record<keyof Config, OptionDefinition>;
 
 export class ConfigError extends Error {
@@ -195,6 +208,7 @@ export function loadConfig(
     clusterSecret: nonEmpty(raw('clusterSecret')),
     heartbeatMs: integer('SLUICE_HEARTBEAT_MS', raw('heartbeatMs'), 50, 60_000),
     leaseMs: integer('SLUICE_LEASE_MS', raw('leaseMs'), 200, 600_000),
+    restrictedIpPatterns: patternList('SLUICE_RESTRICTED_IP_PATTERNS', raw('restrictedIpPatterns')),
   };
   if (config.leaseMs <= config.heartbeatMs) {
     throw new ConfigError('SLUICE_LEASE_MS must be longer than SLUICE_HEARTBEAT_MS');
@@ -253,6 +267,29 @@ function integer(
     );
   }
   return parsed;
+}
+
+/** A JSON list of regular expressions, each of which must compile (a deny list fails loudly). */
+function patternList(name: string, value: string | undefined): string[] {
+  let list: unknown;
+  try {
+    list = JSON.parse(value ?? '[]');
+  } catch {
+    list = undefined;
+  }
+  if (!Array.isArray(list) || !list.every((item) => typeof item === 'string')) {
+    throw new ConfigError(`${name} must be a JSON list of strings; got ${JSON.stringify(value)}`);
+  }
+  for (const pattern of list) {
+    try {
+      new RegExp(pattern);
+    } catch {
+      throw new ConfigError(
+        `${name} holds an invalid regular expression: ${JSON.stringify(pattern)}`,
+      );
+    }
+  }
+  return list;
 }
 
 function boolean(name: string, value: string | undefined): boolean {

@@ -52,6 +52,7 @@ async function main(): Promise<void> {
     clusterSecret: config.clusterSecret,
     heartbeatMs: config.heartbeatMs,
     leaseMs: config.leaseMs,
+    restrictedIpPatterns: config.restrictedIpPatterns,
   });
   const address = await node.listen(config.httpHost, config.httpPort);
   const flight = node.flightAddress === undefined ? '' : `, Arrow Flight on ${node.flightAddress}`;

@@ -36,7 +36,7 @@ import {
 import { openStore } from './store/open-store.ts';
 import type { SqliteDriverChoice } from './store/sqlite-driver.ts';
 import type { Store } from './store/store.ts';
-import { UpstreamClient } from './upstream/client.ts';
+import { type EndpointPolicy, UpstreamClient } from './upstream/client.ts';
 
 export const sluiceVersion = '0.1.0';
 
@@ -57,6 +57,8 @@ export interface NodeOptions {
   clusterSecret?: string | undefined;
   heartbeatMs?: number;
   leaseMs?: number;
+  /** `connector.restricted_ip_patterns`, a node setting (see config.ts). */
+  restrictedIpPatterns?: readonly string[];
 }
 
 export interface SluiceNode {
@@ -113,16 +115,18 @@ export async function createNode(options: NodeOptions): Promise<SluiceNode> {
     const builtInOrigins = new Map<string, string>(
       demo === undefined ? [] : [[demoOrigin, demo.origin]],
     );
-    const upstream = new UpstreamClient({
-      builtInOrigins,
-      endpointPolicy: () => {
-        const current = settings.current();
-        return {
-          trustedEndpointsRegex: current.trustedEndpointsRegex,
-          privateIpEnabled: current.privateIpEnabled,
-        };
-      },
-    });
+    const restrictedIpPatterns = [...(options.restrictedIpPatterns ?? [])];
+    // What connector URLs may reach: the dynamic settings, and the node's own deny list.
+    const endpointPolicy = (): EndpointPolicy => {
+      const current = settings.current();
+      return {
+        trustedEndpointsRegex: current.trustedEndpointsRegex,
+        privateIpEnabled: current.privateIpEnabled,
+        trustedPrivateEndpointsRegex: current.trustedPrivateEndpointsRegex,
+        restrictedIpPatterns,
+      };
+    };
+    const upstream = new UpstreamClient({ builtInOrigins, endpointPolicy });
     closers.push(() => upstream.close());
 
     const membership = new Membership({
@@ -144,7 +148,7 @@ export async function createNode(options: NodeOptions): Promise<SluiceNode> {
     const connectors = new ConnectorService({
       store,
       cipher,
-      settings,
+      endpointPolicy,
       now,
       builtInOrigins,
       changes,

@@ -11,6 +11,7 @@ import {
 import { ErrorCode, ServiceError } from '../domain/errors.ts';
 import type { CredentialCipher } from '../secrets/credential-cipher.ts';
 import type { Store } from '../store/store.ts';
+import type { EndpointPolicy } from '../upstream/client.ts';
 import { checkEndpointAddress, checkTrustedEndpoint } from '../upstream/endpoint-guard.ts';
 import type { ChangeCounter } from './changes.ts';
 import {
@@ -22,12 +23,12 @@ import { newId } from './ids.ts';
 import { updateOptimistically } from './optimistic-update.ts';
 import { indexNames, maskCredential, type WriteResponse, writeResponse } from './responses.ts';
 import { type SearchRequest, type SearchResponse, search } from './search.ts';
-import type { SettingsService } from './settings-service.ts';
 
 export interface ConnectorServiceDependencies {
   store: Store;
   cipher: CredentialCipher;
-  settings: SettingsService;
+  /** What connector URLs may reach; the upstream client applies the same policy on every call. */
+  endpointPolicy: () => EndpointPolicy;
   now: () => number;
   /** Virtual origins served by this process (the demo provider), exempt from the endpoint guard. */
   builtInOrigins?: ReadonlyMap<string, string>;
@@ -140,15 +141,15 @@ export class ConnectorService {
    * be judged yet and is checked only at call time.
    */
   async checkEndpoints(document: ConnectorDocument): Promise<void> {
-    const settings = this.#dependencies.settings.current();
+    const policy = this.#dependencies.endpointPolicy();
     for (const action of document.actions ?? []) {
       const url = substitute(action.url, document.parameters ?? {}, '${parameters.');
       // Blueprints carry placeholders such as `<your_aws_region>`; such a URL is checked (and
       // refused with a clear message) when it is called, not when it is stored.
       if (url.includes('${parameters.') || !URL.canParse(url)) continue;
       if (this.#dependencies.builtInOrigins?.has(new URL(url).origin) === true) continue;
-      checkTrustedEndpoint(url, settings.trustedEndpointsRegex);
-      await checkEndpointAddress(url, settings.privateIpEnabled, { allowUnresolved: true });
+      checkTrustedEndpoint(url, policy.trustedEndpointsRegex);
+      await checkEndpointAddress(url, policy, { allowUnresolved: true });
     }
   }
 

@@ -87,6 +87,9 @@ export class SettingsService {
   }
 }
 
+/** Node settings of ml-commons (opensearch.yml only): known, but never changed through the API. */
+const nodeSettingKeys = new Set(['plugins.ml_commons.connector.restricted_ip_patterns']);
+
 function readScope(value: unknown, scope: Scope): Record<string, SettingValue | null> {
   if (value === undefined || value === null) return {};
   if (!isRecord(value)) throw badRequest(`[${scope}] must be a JSON object`);
@@ -106,6 +109,10 @@ function flatten(
     if (isRecord(value)) {
       flatten(value, path, into, scope);
       continue;
+    }
+    if (nodeSettingKeys.has(path)) {
+      // OpenSearch's answer for a final (node) setting; Sluice sets it with a flag (config.ts).
+      throw badRequest(`final ${scope} setting [${path}], not updateable`);
     }
     if (!isSettingKey(path)) {
       throw badRequest(`${scope} setting [${path}], not recognized`);

@@ -38,6 +38,8 @@ const trustedEndpointsDefault = [
   '^https://[a-z0-9-]+\\.openai\\.azure\\.com/.*$',
 ];
 
+const noPatterns: string[] = [];
+
 export const settingDefinitions = {
   'plugins.ml_commons.stream_enabled': { kind: 'boolean', defaultValue: true },
   'plugins.ml_commons.remote_inference.enabled': { kind: 'boolean', defaultValue: true },
@@ -46,6 +48,12 @@ export const settingDefinitions = {
     defaultValue: trustedEndpointsDefault,
   },
   'plugins.ml_commons.connector.private_ip_enabled': { kind: 'boolean', defaultValue: false },
+  // Empty by default in ml-commons: no URL restriction on private addresses. Its companion,
+  // connector.restricted_ip_patterns, is a node setting (config.ts), not a cluster setting.
+  'plugins.ml_commons.trusted_connector_private_endpoints_regex': {
+    kind: 'list',
+    defaultValue: noPatterns,
+  },
   'plugins.ml_commons.model_auto_deploy.enable': { kind: 'boolean', defaultValue: true },
   'plugins.ml_commons.only_run_on_ml_node': { kind: 'boolean', defaultValue: true },
   'plugins.ml_commons.max_json_size': { kind: 'integer', defaultValue: 100_000_000 },
@@ -60,6 +68,7 @@ export interface EffectiveSettings {
   remoteInferenceEnabled: boolean;
   trustedEndpointsRegex: string[];
   privateIpEnabled: boolean;
+  trustedPrivateEndpointsRegex: string[];
   modelAutoDeploy: boolean;
   onlyRunOnMlNode: boolean;
   maxJsonSize: number;
@@ -85,6 +94,9 @@ export function effectiveSettings(stored: StoredSettings): EffectiveSettings {
     remoteInferenceEnabled: value('plugins.ml_commons.remote_inference.enabled') as boolean,
     trustedEndpointsRegex: [...value('plugins.ml_commons.trusted_connector_endpoints_regex')],
     privateIpEnabled: value('plugins.ml_commons.connector.private_ip_enabled') as boolean,
+    trustedPrivateEndpointsRegex: [
+      ...value('plugins.ml_commons.trusted_connector_private_endpoints_regex'),
+    ],
     modelAutoDeploy: value('plugins.ml_commons.model_auto_deploy.enable') as boolean,
     onlyRunOnMlNode: value('plugins.ml_commons.only_run_on_ml_node') as boolean,
     maxJsonSize: value('plugins.ml_commons.max_json_size') as number,

@@ -81,7 +81,12 @@ export async function silentTcpServer(): Promise<TestServer> {
 export const closed = (socket: Socket): Promise<void> =>
   socket.destroyed ? Promise.resolve() : new Promise((resolve) => socket.once('close', resolve));
 
-export const openPolicy: EndpointPolicy = { trustedEndpointsRegex: ['.*'], privateIpEnabled: true };
+export const openPolicy: EndpointPolicy = {
+  trustedEndpointsRegex: ['.*'],
+  privateIpEnabled: true,
+  trustedPrivateEndpointsRegex: [],
+  restrictedIpPatterns: [],
+};
 
 export function client(
   policy: EndpointPolicy = openPolicy,

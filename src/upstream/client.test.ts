@@ -174,8 +174,8 @@ describe('endpoint checks on every call', () => {
   it('refuses a URL outside the trusted regex before connecting', async () => {
     const server = await httpServer(statusSequence(200));
     const upstream = client({
+      ...openPolicy,
       trustedEndpointsRegex: ['^https://api\\.openai\\.com/.*$'],
-      privateIpEnabled: true,
     });
     await assert.rejects(
       upstream.send(post(server.url), config(), noSignal()),
@@ -186,7 +186,7 @@ describe('endpoint checks on every call', () => {
 
   it('refuses loopback literals and loopback host names when private IPs are disabled', async () => {
     const server = await httpServer(statusSequence(200));
-    const upstream = client({ trustedEndpointsRegex: ['.*'], privateIpEnabled: false });
+    const upstream = client({ ...openPolicy, privateIpEnabled: false });
     await assert.rejects(
       upstream.send(post(server.url), config(), noSignal()),
       isError('bad_request', /^Remote inference host name has private ip address: 127\.0\.0\.1$/),
@@ -200,7 +200,7 @@ describe('endpoint checks on every call', () => {
 
   it('reads the policy again for each call', async () => {
     const server = await httpServer(statusSequence(200));
-    const policy = { trustedEndpointsRegex: ['.*'], privateIpEnabled: true };
+    const policy = { ...openPolicy };
     const upstream = client(policy);
     assert.equal((await upstream.send(post(server.url), config(), noSignal())).status, 200);
     policy.privateIpEnabled = false;

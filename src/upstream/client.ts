@@ -9,10 +9,15 @@ import type { ClientConfig } from '../domain/connector.ts';
 import { ErrorCode, ServiceError } from '../domain/errors.ts';
 import type { UpstreamCall } from '../domain/provider.ts';
 import {
+  type AddressPolicy,
+  type AddressRules,
+  addressRules,
   checkAddressLiteral,
   checkTrustedEndpoint,
   createGuardedLookup,
+  openAddressRules,
   parseEndpointUrl,
+  refusesAddresses,
 } from './endpoint-guard.ts';
 import { isReleased, type ResponseHead, ResponseStream } from './response-stream.ts';
 import { isRetryableStatus, parseRetryAfter, type RetryTools, runWithRetry } from './retry.ts';
@@ -40,9 +45,8 @@ export interface UpstreamStream {
   abort(): void;
 }
 
-export interface EndpointPolicy {
+export interface EndpointPolicy extends AddressPolicy {
   trustedEndpointsRegex: string[];
-  privateIpEnabled: boolean;
 }
 
 /** Signs one attempt (aws_sigv4); called again for every retry. */
@@ -321,24 +325,27 @@ export class UpstreamClient {
       const served = this.#builtInOrigins.get(parsed.origin);
       if (served !== undefined) {
         const url = served + call.url.slice(parsed.origin.length);
-        return { agent: this.#agentFor(config, true), target: { ...call, url } };
+        return { agent: this.#agentFor(config, openAddressRules), target: { ...call, url } };
       }
     }
     const policy = this.#endpointPolicy();
     checkTrustedEndpoint(call.url, policy.trustedEndpointsRegex);
-    checkAddressLiteral(parseEndpointUrl(call.url), policy.privateIpEnabled);
-    return { agent: this.#agentFor(config, policy.privateIpEnabled), target: call };
+    const rules = addressRules(call.url, policy);
+    checkAddressLiteral(parseEndpointUrl(call.url), rules);
+    return { agent: this.#agentFor(config, rules), target: call };
   }
 
   /**
-   * One agent per pool-shaping config. `privateIpEnabled` is part of the key so that pooled
-   * sockets opened while private addresses were allowed are never reused after that changes.
+   * One agent per pool-shaping config. The address rules are part of the key so that a pooled
+   * socket is only reused under the rules it was checked against: not after a settings change,
+   * and not by a URL of the same origin that the private-endpoint patterns do not match.
    */
-  #agentFor(config: ClientConfig, privateIpEnabled: boolean): Agent {
+  #agentFor(config: ClientConfig, rules: AddressRules): Agent {
     const connections = Math.max(1, Math.floor(config.max_connection) || 1);
     const connectMilliseconds = Math.max(0, config.connection_timeout * 1000);
     const skipVerification = config.skip_ssl_verification;
-    const key = `${connections}|${connectMilliseconds}|${skipVerification}|${privateIpEnabled}`;
+    const guard = `${rules.privateRefusal}|${JSON.stringify(rules.restrictedIpPatterns)}`;
+    const key = `${connections}|${connectMilliseconds}|${skipVerification}|${guard}`;
     const existing = this.#agents.get(key);
     if (existing !== undefined) return existing;
     if (this.#agents.size >= maxAgents) {
@@ -349,7 +356,7 @@ export class UpstreamClient {
     const connector = buildConnector({
       timeout: connectMilliseconds,
       rejectUnauthorized: !skipVerification,
-      ...(privateIpEnabled ? {} : { lookup: createGuardedLookup() }),
+      ...(refusesAddresses(rules) ? { lookup: createGuardedLookup(rules) } : {}),
     });
     const agent = new Agent({
       connections,

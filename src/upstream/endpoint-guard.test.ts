@@ -2,8 +2,10 @@ import assert from 'node:assert/strict';
 import type { LookupAddress } from 'node:dns';
 import { describe, it } from 'node:test';
 import { ServiceError } from '../domain/errors.ts';
-import { settingDefinitions } from '../domain/settings.ts';
+import { effectiveSettings, settingDefinitions } from '../domain/settings.ts';
+import { badRequestWith, closedPolicy, privatePolicy } from './endpoint-guard.fixtures.ts';
 import {
+  addressRules,
   checkEndpointAddress,
   checkTrustedEndpoint,
   createGuardedLookup,
@@ -12,15 +14,6 @@ import {
 
 const defaults = settingDefinitions['plugins.ml_commons.trusted_connector_endpoints_regex']
   .defaultValue as string[];
-
-function badRequestWith(pattern: RegExp) {
-  return (error: unknown): boolean => {
-    assert.ok(ServiceError.isInstance(error), 'expected a ServiceError');
-    assert.equal(error.code, 'bad_request');
-    assert.match(error.message, pattern);
-    return true;
-  };
-}
 
 describe('checkTrustedEndpoint', () => {
   it('accepts URLs matching a default pattern', () => {
@@ -162,7 +155,7 @@ describe('isDisallowedAddress', () => {
 describe('checkEndpointAddress', () => {
   it('refuses a host name that resolves to loopback', async () => {
     await assert.rejects(
-      checkEndpointAddress('http://localhost:9/x', false),
+      checkEndpointAddress('http://localhost:9/x', closedPolicy),
       badRequestWith(/^Remote inference host name has private ip address: localhost$/),
     );
   });
@@ -175,22 +168,37 @@ describe('checkEndpointAddress', () => {
       'http://[::1]/x',
       'http://[::ffff:169.254.169.254]/latest/meta-data',
     ]) {
-      await assert.rejects(checkEndpointAddress(url, false), badRequestWith(/private ip address/));
+      await assert.rejects(
+        checkEndpointAddress(url, closedPolicy),
+        badRequestWith(/private ip address/),
+      );
     }
   });
 
-  it('allows everything when private_ip_enabled is true', async () => {
-    await checkEndpointAddress('http://localhost:9/x', true);
-    await checkEndpointAddress('http://10.0.0.1/x', true);
+  it('allows everything when private_ip_enabled is true and no pattern is set', async () => {
+    await checkEndpointAddress('http://localhost:9/x', privatePolicy);
+    await checkEndpointAddress('http://10.0.0.1/x', privatePolicy);
+    await checkEndpointAddress('http://169.254.169.254/latest/meta-data', privatePolicy);
   });
 
   it('allows a public IP literal without a lookup', async () => {
-    await checkEndpointAddress('https://8.8.8.8/x', false);
+    await checkEndpointAddress('https://8.8.8.8/x', closedPolicy);
+  });
+
+  it('reads ml-commons defaults: no private-endpoint list, private addresses refused', async () => {
+    const settings = effectiveSettings({ persistent: {}, transient: {} });
+    assert.deepEqual(settings.trustedPrivateEndpointsRegex, []);
+    const policy = { ...settings, restrictedIpPatterns: [] };
+    await checkEndpointAddress('https://8.8.8.8/x', policy);
+    await assert.rejects(
+      checkEndpointAddress('http://169.254.169.254/latest/meta-data', policy),
+      badRequestWith(/^Remote inference host name has private ip address: 169\.254\.169\.254$/),
+    );
   });
 });
 
 describe('createGuardedLookup', () => {
-  const lookup = createGuardedLookup();
+  const lookup = createGuardedLookup(addressRules('http://localhost/', closedPolicy));
 
   it('fails the connect for a host resolving to loopback, in both callback shapes', async () => {
     for (const all of [true, false]) {

@@ -1,27 +1,71 @@
 /**
- * SSRF protection for connector URLs: the `trusted_connector_endpoints_regex` allow-list and the
- * `connector.private_ip_enabled` private-address guard (ml-commons-reference.md §8.1).
+ * SSRF protection for connector URLs (ml-commons-reference.md §8.1): the
+ * `trusted_connector_endpoints_regex` allow-list, and the address guard built from
+ * `connector.private_ip_enabled`, `trusted_connector_private_endpoints_regex` and
+ * `connector.restricted_ip_patterns`, with ml-commons' rules (MLValidatableAsyncHttpClient):
+ * an address matching a restricted pattern is refused whatever else is set; a private address is
+ * refused while private_ip_enabled is false; and with it true, a non-empty private-endpoint list
+ * lets private addresses through only for URLs that match one of its patterns.
  *
  * The address guard has two halves. `checkEndpointAddress` resolves the host up front so that
  * connector creation can answer with a clear 400. `createGuardedLookup` is handed to the socket
  * itself, so the address that is checked is the address that is connected to: a second DNS answer
- * (DNS rebinding) cannot slip a private address in between the check and the connect.
+ * (DNS rebinding) cannot slip a refused address in between the check and the connect.
  */
-import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
-import { lookup as dnsLookupAsync } from 'node:dns/promises';
+import { lookup as dnsLookup, type LookupAddress, type LookupOptions } from 'node:dns';
 import { isIP, type LookupFunction } from 'node:net';
 import { badRequest, ErrorCode, ServiceError } from '../domain/errors.ts';
+import { addressTexts, isDisallowedAddress } from './endpoint-guard-address.ts';
 import { redactUrl } from './upstream-error.ts';
 
-/** Thrown from the guarded lookup; `client.ts` turns it into the ml-commons 400. */
-export class PrivateAddressError extends Error {
-  readonly code = 'SLUICE_PRIVATE_ADDRESS';
-  readonly host: string;
+export { isDisallowedAddress } from './endpoint-guard-address.ts';
 
-  constructor(host: string) {
-    super(privateAddressMessage(host));
-    this.name = 'PrivateAddressError';
-    this.host = host;
+/** The settings the address guard reads; `EffectiveSettings` has them all. */
+export interface AddressPolicy {
+  privateIpEnabled: boolean;
+  trustedPrivateEndpointsRegex: readonly string[];
+  restrictedIpPatterns: readonly string[];
+}
+
+/** Why private addresses are refused for a URL; each reason has its own ml-commons message. */
+export type PrivateRefusal = 'private_ip_disabled' | 'untrusted_private_endpoint';
+
+/** What the address guard enforces for one URL (see `addressRules`). */
+export interface AddressRules {
+  /** `undefined` when this URL may reach private addresses. */
+  privateRefusal: PrivateRefusal | undefined;
+  restrictedIpPatterns: readonly string[];
+}
+
+/** No address refused: for origins served by this process itself. */
+export const openAddressRules: AddressRules = {
+  privateRefusal: undefined,
+  restrictedIpPatterns: [],
+};
+
+/**
+ * Resolves a host name to every address, like `dns.lookup` with `all: true`. A parameter so that
+ * tests can answer as a rebinding DNS server would.
+ */
+export type HostResolver = (
+  hostname: string,
+  options: LookupOptions,
+  callback: (error: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => void,
+) => void;
+
+const systemResolver: HostResolver = (hostname, options, callback) =>
+  dnsLookup(hostname, { ...options, all: true }, callback);
+
+/**
+ * Thrown from the guarded lookup; `client.ts` turns it into the ml-commons 400. The code keeps
+ * its historical name: a restricted address is refused through the same path as a private one.
+ */
+export class RefusedAddressError extends Error {
+  readonly code = 'SLUICE_PRIVATE_ADDRESS';
+
+  constructor(message: string) {
+    super(message);
+    this.name = 'RefusedAddressError';
   }
 }
 
@@ -29,10 +73,19 @@ export function privateAddressMessage(host: string): string {
   return `Remote inference host name has private ip address: ${host}`;
 }
 
-// Compiled patterns are cached because the check runs on every call; the setting holds a handful
+export function restrictedAddressMessage(host: string): string {
+  return `Remote inference host name has restricted ip address: ${host}`;
+}
+
+// ml-commons names no host in this one.
+export const untrustedPrivateEndpointMessage =
+  'Connector URL is not matching the trusted connector private endpoint regex';
+
+// Compiled patterns are cached because the check runs on every call; the settings hold a handful
 // of patterns, so the cache is only cleared if someone feeds it an unusual number of them.
 const compiledPatterns = new Map<string, RegExp | null>();
 
+/** `null` for a pattern JavaScript cannot compile; each caller decides how that fails closed. */
 function compile(pattern: string): RegExp | null {
   let compiled = compiledPatterns.get(pattern);
   if (compiled !== undefined) return compiled;
@@ -40,12 +93,16 @@ function compile(pattern: string): RegExp | null {
     // Java's Matcher.matches() must consume the whole input; anchoring a group reproduces that.
     compiled = new RegExp(`^(?:${pattern})$`);
   } catch {
-    // A pattern JavaScript cannot compile matches nothing: the allow-list fails closed.
     compiled = null;
   }
   if (compiledPatterns.size >= 256) compiledPatterns.clear();
   compiledPatterns.set(pattern, compiled);
   return compiled;
+}
+
+/** Whether any pattern matches the whole text; a pattern that does not compile matches nothing. */
+function matchesAny(text: string, patterns: readonly string[]): boolean {
+  return patterns.some((pattern) => compile(pattern)?.test(text) === true);
 }
 
 /** Parses a connector URL, refusing anything that is not plain http(s). */
@@ -67,10 +124,9 @@ export function parseEndpointUrl(url: string): URL {
  * string, like ml-commons. The message leaves out the query string and user info: some providers
  * take API keys there, and error messages reach clients and logs.
  */
-export function checkTrustedEndpoint(url: string, trustedRegex: string[]): void {
+export function checkTrustedEndpoint(url: string, trustedRegex: readonly string[]): void {
   const parsed = parseEndpointUrl(url);
-  const trusted = trustedRegex.some((pattern) => compile(pattern)?.test(url) === true);
-  if (!trusted) {
+  if (!matchesAny(url, trustedRegex)) {
     throw badRequest(
       `Connector URL is not matching the trusted connector endpoint regex, URL is: ${redactUrl(url)}`,
     );
@@ -82,6 +138,62 @@ export function checkTrustedEndpoint(url: string, trustedRegex: string[]): void 
   }
 }
 
+/**
+ * The address rules for one URL. The private-endpoint patterns are matched against the whole URL,
+ * as ml-commons does, and only matter while private_ip_enabled is true: with it false, a private
+ * address is refused even for a URL they match. An empty list lets every URL reach private
+ * addresses (the ml-commons default); a list whose patterns do not compile lets none.
+ */
+export function addressRules(url: string, policy: AddressPolicy): AddressRules {
+  let privateRefusal: PrivateRefusal | undefined;
+  if (!policy.privateIpEnabled) {
+    privateRefusal = 'private_ip_disabled';
+  } else if (
+    policy.trustedPrivateEndpointsRegex.length > 0 &&
+    !matchesAny(url, policy.trustedPrivateEndpointsRegex)
+  ) {
+    privateRefusal = 'untrusted_private_endpoint';
+  }
+  return { privateRefusal, restrictedIpPatterns: [...policy.restrictedIpPatterns] };
+}
+
+/** Whether the rules refuse anything, i.e. whether connections need the guarded lookup. */
+export function refusesAddresses(rules: AddressRules): boolean {
+  return rules.privateRefusal !== undefined || rules.restrictedIpPatterns.length > 0;
+}
+
+/**
+ * A deny-list must not fail open: a pattern that does not compile restricts every address. The
+ * settings API refuses such patterns, so this only guards values it never saw.
+ */
+function isRestrictedAddress(ip: string, patterns: readonly string[]): boolean {
+  if (patterns.length === 0) return false;
+  const texts = addressTexts(ip);
+  return patterns.some((pattern) => {
+    const compiled = compile(pattern);
+    return compiled === null || texts.some((text) => compiled.test(text));
+  });
+}
+
+/**
+ * The ml-commons message refusing a host that resolves to these addresses, or `undefined`. The
+ * order is ml-commons': restricted first (it holds even with private_ip_enabled true), then
+ * private. Every address is judged, since the socket may pick any of them.
+ */
+function refusalFor(
+  host: string,
+  addresses: readonly string[],
+  rules: AddressRules,
+): string | undefined {
+  if (addresses.some((address) => isRestrictedAddress(address, rules.restrictedIpPatterns))) {
+    return restrictedAddressMessage(host);
+  }
+  if (rules.privateRefusal === undefined || !addresses.some(isDisallowedAddress)) return undefined;
+  return rules.privateRefusal === 'private_ip_disabled'
+    ? privateAddressMessage(host)
+    : untrustedPrivateEndpointMessage;
+}
+
 /** The host of a parsed URL without the brackets WHATWG keeps around IPv6 literals. */
 export function urlHost(parsed: URL): string {
   const host = parsed.hostname;
@@ -89,20 +201,19 @@ export function urlHost(parsed: URL): string {
 }
 
 /**
- * Refuses IP literals in the URL that point inside the network. Sockets skip DNS for literals,
- * so the guarded lookup never sees them: this check is their only gate, and it runs on every call.
+ * Refuses IP literals in the URL that the rules refuse. Sockets skip DNS for literals, so the
+ * guarded lookup never sees them: this check is their only gate, and it runs on every call.
  */
-export function checkAddressLiteral(parsed: URL, privateIpEnabled: boolean): void {
-  if (privateIpEnabled) return;
+export function checkAddressLiteral(parsed: URL, rules: AddressRules): void {
   const host = urlHost(parsed);
-  if (isIP(host) !== 0 && isDisallowedAddress(host)) {
-    throw badRequest(privateAddressMessage(host));
-  }
+  if (isIP(host) === 0) return;
+  const refusal = refusalFor(host, [host], rules);
+  if (refusal !== undefined) throw badRequest(refusal);
 }
 
 /**
- * Resolves the URL's host and refuses it when any address is private (connector-create time).
- * Calls are guarded again at connect time by the lookup of the agent.
+ * Resolves the URL's host and refuses it when the rules refuse any of its addresses
+ * (connector-create time). Calls are guarded again at connect time by the lookup of the agent.
  *
  * With `allowUnresolved`, a host that does not resolve (yet, or not from this node) is let
  * through: a connector may be written before its endpoint is reachable, and the connect-time
@@ -110,17 +221,23 @@ export function checkAddressLiteral(parsed: URL, privateIpEnabled: boolean): voi
  */
 export async function checkEndpointAddress(
   url: string,
-  privateIpEnabled: boolean,
-  options: { allowUnresolved?: boolean } = {},
+  policy: AddressPolicy,
+  options: { allowUnresolved?: boolean; resolve?: HostResolver } = {},
 ): Promise<void> {
   const parsed = parseEndpointUrl(url);
-  if (privateIpEnabled) return;
-  checkAddressLiteral(parsed, privateIpEnabled);
+  const rules = addressRules(url, policy);
+  if (!refusesAddresses(rules)) return;
+  checkAddressLiteral(parsed, rules);
   const host = urlHost(parsed);
   if (isIP(host) !== 0) return;
+  const resolve = options.resolve ?? systemResolver;
   let addresses: LookupAddress[];
   try {
-    addresses = await dnsLookupAsync(host, { all: true, verbatim: true });
+    addresses = await new Promise((fulfil, reject) => {
+      resolve(host, { verbatim: true }, (error, found) =>
+        error === null ? fulfil(found) : reject(error),
+      );
+    });
   } catch (error) {
     const code = (error as { code?: unknown }).code;
     if (options.allowUnresolved === true) return;
@@ -133,149 +250,50 @@ export async function checkEndpointAddress(
       { retryable: true, cause: error },
     );
   }
-  if (addresses.length === 0 || addresses.some((entry) => isDisallowedAddress(entry.address))) {
-    throw badRequest(privateAddressMessage(host));
-  }
+  const refusal =
+    addresses.length === 0
+      ? privateAddressMessage(host)
+      : refusalFor(
+          host,
+          addresses.map((entry) => entry.address),
+          rules,
+        );
+  if (refusal !== undefined) throw badRequest(refusal);
 }
 
 /**
  * A `lookup` for `net.connect`/`tls.connect` that resolves every address of the host and fails
- * the connect when any of them is disallowed (a host with one public and one private address is
- * refused: the socket may pick either). It answers in whichever shape the caller asked for, since
- * Node's happy-eyeballs connect asks for `all: true` and the plain path does not.
+ * the connect when the rules refuse any of them (a host with one public and one private address
+ * is refused: the socket may pick either). It answers in whichever shape the caller asked for,
+ * since Node's happy-eyeballs connect asks for `all: true` and the plain path does not.
  */
-export function createGuardedLookup(): LookupFunction {
+export function createGuardedLookup(
+  rules: AddressRules,
+  resolve: HostResolver = systemResolver,
+): LookupFunction {
+  const fixed: AddressRules = { ...rules, restrictedIpPatterns: [...rules.restrictedIpPatterns] };
   return (hostname, options, callback) => {
-    dnsLookup(hostname, { ...options, all: true }, (error, addresses) => {
+    resolve(hostname, options, (error, addresses) => {
       if (error !== null) {
         callback(error, options.all === true ? [] : '', 0);
         return;
       }
       const first = addresses[0];
-      if (first === undefined || addresses.some((entry) => isDisallowedAddress(entry.address))) {
-        const refusal = new PrivateAddressError(hostname) as NodeJS.ErrnoException;
-        callback(refusal, options.all === true ? [] : '', 0);
+      const refusal =
+        first === undefined
+          ? privateAddressMessage(hostname)
+          : refusalFor(
+              hostname,
+              addresses.map((entry) => entry.address),
+              fixed,
+            );
+      if (refusal !== undefined) {
+        const refused = new RefusedAddressError(refusal) as NodeJS.ErrnoException;
+        callback(refused, options.all === true ? [] : '', 0);
         return;
       }
       if (options.all === true) callback(null, addresses);
-      else callback(null, first.address, first.family);
+      else if (first !== undefined) callback(null, first.address, first.family);
     });
   };
-}
-
-type Range = readonly [prefix: readonly number[], bits: number];
-
-// IANA special-purpose IPv4 registry entries that must never be reached from a connector:
-// "this network", private, CGNAT, loopback, link-local (cloud metadata lives at 169.254.169.254),
-// protocol assignments, documentation, 6to4 relay, benchmarking, multicast, reserved, broadcast.
-const disallowedIpv4: readonly Range[] = [
-  [[0, 0, 0, 0], 8],
-  [[10, 0, 0, 0], 8],
-  [[100, 64, 0, 0], 10],
-  [[127, 0, 0, 0], 8],
-  [[169, 254, 0, 0], 16],
-  [[172, 16, 0, 0], 12],
-  [[192, 0, 0, 0], 24],
-  [[192, 0, 2, 0], 24],
-  [[192, 88, 99, 0], 24],
-  [[192, 168, 0, 0], 16],
-  [[198, 18, 0, 0], 15],
-  [[198, 51, 100, 0], 24],
-  [[203, 0, 113, 0], 24],
-  [[224, 0, 0, 0], 4],
-  [[240, 0, 0, 0], 4],
-];
-
-// IPv6 ranges refused outright. Ranges that embed an IPv4 address (mapped, translated, NAT64
-// well-known prefix, 6to4) are not listed: they are judged by the embedded address instead.
-const disallowedIpv6: readonly Range[] = [
-  [[0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], 96], // ::, ::1 and deprecated IPv4-compatible
-  [[0x00, 0x64, 0xff, 0x9b, 0x00, 0x01], 48], // local-use NAT64 (64:ff9b:1::/48)
-  [[0x01, 0x00, 0, 0, 0, 0, 0, 0], 64], // discard-only (100::/64)
-  [[0x20, 0x01, 0x00, 0x00], 32], // Teredo (tunnels to an arbitrary IPv4 host)
-  [[0x20, 0x01, 0x00, 0x02, 0x00, 0x00], 48], // benchmarking
-  [[0x20, 0x01, 0x00, 0x10], 28], // ORCHID
-  [[0x20, 0x01, 0x00, 0x20], 28], // ORCHIDv2
-  [[0x20, 0x01, 0x0d, 0xb8], 32], // documentation
-  [[0x3f, 0xff], 20], // documentation
-  [[0xfc], 7], // unique local
-  [[0xfe, 0x80], 10], // link-local
-  [[0xfe, 0xc0], 10], // deprecated site-local
-  [[0xff], 8], // multicast
-];
-
-function inRange(bytes: Uint8Array, [prefix, bits]: Range): boolean {
-  for (let index = 0; index * 8 < bits; index += 1) {
-    const remaining = bits - index * 8;
-    const mask = remaining >= 8 ? 0xff : (0xff << (8 - remaining)) & 0xff;
-    if (((bytes[index] ?? 0) & mask) !== ((prefix[index] ?? 0) & mask)) return false;
-  }
-  return true;
-}
-
-function parseIpv4(text: string): Uint8Array {
-  return Uint8Array.from(text.split('.').map(Number));
-}
-
-/** Expands an IPv6 text form (compressed, with a dotted IPv4 tail, with a zone) to 16 bytes. */
-function parseIpv6(text: string): Uint8Array {
-  let address = text;
-  const zone = address.indexOf('%');
-  if (zone !== -1) address = address.slice(0, zone);
-  const groups: number[] = [];
-  const parseGroups = (part: string): number[] => {
-    if (part === '') return [];
-    const result: number[] = [];
-    for (const group of part.split(':')) {
-      if (group.includes('.')) {
-        const [a = 0, b = 0, c = 0, d = 0] = parseIpv4(group);
-        result.push((a << 8) | b, (c << 8) | d);
-      } else {
-        result.push(Number.parseInt(group, 16));
-      }
-    }
-    return result;
-  };
-  const gap = address.indexOf('::');
-  if (gap === -1) {
-    groups.push(...parseGroups(address));
-  } else {
-    const head = parseGroups(address.slice(0, gap));
-    const tail = parseGroups(address.slice(gap + 2));
-    groups.push(...head, ...new Array<number>(8 - head.length - tail.length).fill(0), ...tail);
-  }
-  const bytes = new Uint8Array(16);
-  groups.forEach((group, index) => {
-    bytes[index * 2] = group >> 8;
-    bytes[index * 2 + 1] = group & 0xff;
-  });
-  return bytes;
-}
-
-function isDisallowedIpv4(bytes: Uint8Array): boolean {
-  return disallowedIpv4.some((range) => inRange(bytes, range));
-}
-
-function isDisallowedIpv6(bytes: Uint8Array): boolean {
-  const zeros = (from: number, to: number): boolean =>
-    bytes.subarray(from, to).every((byte) => byte === 0);
-  const mapped = zeros(0, 10) && bytes[10] === 0xff && bytes[11] === 0xff; // ::ffff:a.b.c.d
-  const translated = zeros(0, 8) && bytes[8] === 0xff && bytes[9] === 0xff && zeros(10, 12);
-  const nat64 = inRange(bytes, [[0x00, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0], 96]);
-  if (mapped || translated || nat64) return isDisallowedIpv4(bytes.subarray(12, 16));
-  if (inRange(bytes, [[0x20, 0x02], 16])) return isDisallowedIpv4(bytes.subarray(2, 6)); // 6to4
-  return disallowedIpv6.some((range) => inRange(bytes, range));
-}
-
-/**
- * Whether a connector may not connect to this address while `private_ip_enabled` is false.
- * Anything that is not an IP address counts as disallowed, so a bad input fails closed.
- */
-export function isDisallowedAddress(ip: string): boolean {
-  const address = ip.startsWith('[') && ip.endsWith(']') ? ip.slice(1, -1) : ip;
-  const withoutZone = address.split('%')[0] ?? '';
-  const version = isIP(withoutZone);
-  if (version === 4) return isDisallowedIpv4(parseIpv4(withoutZone));
-  if (version === 6) return isDisallowedIpv6(parseIpv6(withoutZone));
-  return true;
 }

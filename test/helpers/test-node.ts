@@ -19,7 +19,12 @@ export interface TestNode {
 }
 
 export async function startTestNode(
-  options: { maxBodyBytes?: number; logger?: Logger; demoModel?: boolean } = {},
+  options: {
+    maxBodyBytes?: number;
+    logger?: Logger;
+    demoModel?: boolean;
+    restrictedIpPatterns?: string[];
+  } = {},
 ): Promise<TestNode> {
   const dataDir = await mkdtemp(join(tmpdir(), 'sluice-test-'));
   const node = await createNode({
@@ -28,6 +33,9 @@ export async function startTestNode(
     maxBodyBytes: options.maxBodyBytes ?? 1024 * 1024,
     logger: options.logger ?? pino({ level: 'silent' }),
     demoModel: options.demoModel ?? false,
+    ...(options.restrictedIpPatterns === undefined
+      ? {}
+      : { restrictedIpPatterns: options.restrictedIpPatterns }),
   });
   const call: TestNode['call'] = async (method, url, body) => {
     const response = await node.app.inject({
