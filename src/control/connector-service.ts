@@ -11,8 +11,11 @@ import {
 import { ErrorCode, ServiceError } from '../domain/errors.ts';
 import type { CredentialCipher } from '../secrets/credential-cipher.ts';
 import type { Store } from '../store/store.ts';
-import type { EndpointPolicy } from '../upstream/client.ts';
-import { checkEndpointAddress, checkTrustedEndpoint } from '../upstream/endpoint-guard.ts';
+import {
+  checkEndpointAddress,
+  checkTrustedEndpoint,
+  type EndpointPolicy,
+} from '../upstream/endpoint-guard.ts';
 import type { ChangeCounter } from './changes.ts';
 import {
   mergeConnectorUpdate,

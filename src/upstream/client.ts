@@ -9,12 +9,10 @@ import type { ClientConfig } from '../domain/connector.ts';
 import { ErrorCode, ServiceError } from '../domain/errors.ts';
 import type { UpstreamCall } from '../domain/provider.ts';
 import {
-  type AddressPolicy,
   type AddressRules,
-  addressRules,
-  checkAddressLiteral,
-  checkTrustedEndpoint,
+  checkCallEndpoint,
   createGuardedLookup,
+  type EndpointPolicy,
   openAddressRules,
   parseEndpointUrl,
   refusesAddresses,
@@ -45,9 +43,7 @@ export interface UpstreamStream {
   abort(): void;
 }
 
-export interface EndpointPolicy extends AddressPolicy {
-  trustedEndpointsRegex: string[];
-}
+export type { EndpointPolicy } from './endpoint-guard.ts';
 
 /** Signs one attempt (aws_sigv4); called again for every retry. */
 export type CallSigner = (call: UpstreamCall) => Promise<UpstreamCall>;
@@ -328,10 +324,7 @@ export class UpstreamClient {
         return { agent: this.#agentFor(config, openAddressRules), target: { ...call, url } };
       }
     }
-    const policy = this.#endpointPolicy();
-    checkTrustedEndpoint(call.url, policy.trustedEndpointsRegex);
-    const rules = addressRules(call.url, policy);
-    checkAddressLiteral(parseEndpointUrl(call.url), rules);
+    const rules = checkCallEndpoint(call.url, this.#endpointPolicy());
     return { agent: this.#agentFor(config, rules), target: call };
   }
 

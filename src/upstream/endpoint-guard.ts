@@ -27,6 +27,11 @@ export interface AddressPolicy {
   restrictedIpPatterns: readonly string[];
 }
 
+/** Everything that decides which connector URLs may be called. */
+export interface EndpointPolicy extends AddressPolicy {
+  trustedEndpointsRegex: string[];
+}
+
 /** Why private addresses are refused for a URL; each reason has its own ml-commons message. */
 export type PrivateRefusal = 'private_ip_disabled' | 'untrusted_private_endpoint';
 
@@ -155,6 +160,18 @@ export function addressRules(url: string, policy: AddressPolicy): AddressRules {
     privateRefusal = 'untrusted_private_endpoint';
   }
   return { privateRefusal, restrictedIpPatterns: [...policy.restrictedIpPatterns] };
+}
+
+/**
+ * The checks a call makes before any socket (settings may change between calls): the URL on the
+ * allow-list, an IP literal in it allowed by the address rules. Returns the rules, which the
+ * connect-time lookup applies to whatever a host name resolves to.
+ */
+export function checkCallEndpoint(url: string, policy: EndpointPolicy): AddressRules {
+  checkTrustedEndpoint(url, policy.trustedEndpointsRegex);
+  const rules = addressRules(url, policy);
+  checkAddressLiteral(parseEndpointUrl(url), rules);
+  return rules;
 }
 
 /** Whether the rules refuse anything, i.e. whether connections need the guarded lookup. */
