@@ -222,6 +222,18 @@ describe('_predict/stream', () => {
       assert.equal(JSON.parse(throttled.raw).error.reason, 'Request is throttled at model level.');
     });
 
+    it('a request refused for its own mistake takes no rate-limit token', async () => {
+      const limited = await register(connectorFor(mock, 'openai'), {
+        rate_limiter: { limit: '1', unit: 'HOURS' },
+      });
+      const unknownInterface = await stream(limited, { messages, _llm_interface: 'acme/v9' });
+      assert.equal(unknownInterface.status, 400);
+      const missingParameter = await stream(limited, { prompt: 'no messages' });
+      assert.equal(missingParameter.status, 400);
+      assert.equal((await stream(limited)).status, 200, 'the one token was still there');
+      assert.equal((await stream(limited)).status, 429);
+    });
+
     it('the provider status and message for upstream 4xx/5xx', async () => {
       const modelId = await register(connectorFor(mock, 'anthropic'));
       mock.setScenario('anthropic', { status: 529 });

@@ -148,16 +148,27 @@ export class PredictService {
     });
   }
 
-  /** Every check that must pass before this node calls a provider for the model. */
+  /**
+   * The checks this node makes before it builds a provider call for the model: the gate, and the
+   * model's connector. The rate limit comes later (`takeToken`), once the call is built.
+   */
   async admit(modelId: string, body: PredictBody, kind: PredictKind): Promise<AdmittedModel> {
-    const { rateLimiters, eligibleNodeCount } = this.#dependencies;
     const model = await this.gate(modelId, body, kind);
+    return { modelId, model, connector: await this.#connector(modelId, model) };
+  }
+
+  /**
+   * The model's rate limit, taken once the provider call is built, right before it is made (as
+   * ml-commons does, after the payload and its placeholders are checked): a request refused for
+   * its own mistakes (unknown interface, missing parameter, n > 1) costs no token.
+   */
+  takeToken({ modelId, model }: AdmittedModel): void {
+    const { rateLimiters, eligibleNodeCount } = this.#dependencies;
     // Counting nodes walks the membership: only a model with a limit needs it.
     const nodes = model.rate_limiter === undefined ? 1 : (eligibleNodeCount?.(model) ?? 1);
     if (!rateLimiters.tryAcquire(modelId, model.rate_limiter, nodes)) {
       throw new ServiceError(ErrorCode.TooManyRequests, 'Request is throttled at model level.');
     }
-    return { modelId, model, connector: await this.#connector(modelId, model) };
   }
 
   async predict(
@@ -165,8 +176,10 @@ export class PredictService {
     body: PredictBody,
     signal: AbortSignal,
   ): Promise<InferenceResponse> {
-    const { connector } = await this.admit(modelId, body, 'predict');
+    const admitted = await this.admit(modelId, body, 'predict');
+    const { connector } = admitted;
     const prepared = prepareCall(connector, body);
+    this.takeToken(admitted);
     const response = await this.#dependencies.upstream.send(
       prepared.call,
       connector.clientConfig,

@@ -50,13 +50,15 @@ export class StreamService {
     if (!settings.current().streamEnabled) {
       throw new ServiceError(ErrorCode.BadRequest, streamDisabledMessage);
     }
-    const { connector } = await predict.admit(modelId, body, 'stream');
+    const admitted = await predict.admit(modelId, body, 'stream');
+    const { connector } = admitted;
     const prepared = prepareCall(connector, body);
     const { adapter, llmInterface } = resolveInterface(prepared.parameters['_llm_interface'], {
       protocol: connector.protocol,
       url: prepared.call.url,
     });
     const call = adapter.prepareStream(prepared.call, llmInterface);
+    predict.takeToken(admitted);
     const config = connector.clientConfig;
     const idleMs = config.read_timeout * 1000;
     const deadlines = {
