@@ -90,6 +90,46 @@ describe('stream lifecycle', () => {
     assert.equal(entry.model_id, modelId);
   });
 
+  it('a client leaving a non-streaming _predict cancels the upstream request too', async () => {
+    // An upstream that takes the request and never answers, and says when it was closed.
+    let markArrived = (): void => {};
+    let markClosed = (_at: number): void => {};
+    const arrived = new Promise<void>((resolve) => {
+      markArrived = resolve;
+    });
+    const closed = new Promise<number>((resolve) => {
+      markClosed = resolve;
+    });
+    const silent = createServer((_request, response) => {
+      markArrived();
+      response.once('close', () => markClosed(performance.now()));
+    });
+    silent.listen(0, '127.0.0.1');
+    await once(silent, 'listening');
+    try {
+      const port = (silent.address() as AddressInfo).port;
+      const modelId = await register(`http://127.0.0.1:${port}/v1/chat/completions`);
+      const outgoing = request(new URL(`/_plugins/_ml/models/${modelId}/_predict`, baseUrl), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+      });
+      outgoing.on('error', () => {});
+      outgoing.end(body);
+      await arrived;
+      const left = performance.now();
+      outgoing.destroy();
+      const closedAt = await Promise.race([closed, sleep(2000).then(() => undefined)]);
+      assert.ok(
+        closedAt !== undefined,
+        'the upstream request was still open 2 s after the client left',
+      );
+      assert.ok(closedAt - left < 1000, `closed ${closedAt - left} ms after the client left`);
+    } finally {
+      silent.closeAllConnections();
+      silent.close();
+    }
+  });
+
   it('a stream logs one summary line, not the per-request lines of other routes', async () => {
     const modelId = await register(mock.urlFor('openai'));
     const from = lines.length;
