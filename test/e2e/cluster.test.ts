@@ -4,7 +4,9 @@
  * ML node → provider; an ML node killed mid-stream becomes one error event; it rejoins on restart.
  */
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -218,6 +220,27 @@ describe('a three-node cluster on PostgreSQL', () => {
       );
     }
     mock.reset();
+  });
+
+  it('cancels the ML node and its provider request when the client leaves the coordinator', async () => {
+    mock.setScenario('openai', { delayBetweenEventsMs: 200 });
+    try {
+      const outgoing = request(
+        new URL(`/_plugins/_ml/models/${modelId}/_predict/stream`, coordinatorUrl()),
+        { method: 'POST', headers: { 'content-type': 'application/json' } },
+      );
+      outgoing.on('error', () => {});
+      outgoing.end(JSON.stringify({ parameters: { messages: [{ role: 'user', content: 'Hi' }] } }));
+      const [response] = await once(outgoing, 'response');
+      await once(response, 'data');
+      outgoing.destroy();
+      // Coordinator → Flight cancel → ML node → provider request closed.
+      const closed = await mock.waitForClose();
+      assert.equal(closed.end, 'client-closed');
+      assert.ok(closed.eventsSent < 5, `the provider kept streaming: ${closed.eventsSent} events`);
+    } finally {
+      mock.reset();
+    }
   });
 
   it('splits a model rate limit across its ML nodes (ml-commons formula)', async () => {
