@@ -55,6 +55,7 @@ describe('loadConfig', () => {
       [[], { SLUICE_RESTRICTED_IP_PATTERNS: '169.254.*' }, /SLUICE_RESTRICTED_IP_PATTERNS/],
       [[], { SLUICE_RESTRICTED_IP_PATTERNS: '[1]' }, /SLUICE_RESTRICTED_IP_PATTERNS/],
       [[], { SLUICE_RESTRICTED_IP_PATTERNS: '["(unclosed"]' }, /invalid regular expression/],
+      [[], { SLUICE_RESTRICTED_IP_PATTERNS: '["(1+)+"]' }, /exponential time/],
       [[], { SLUICE_DATABASE_URL: 'postgres://x/y' }, /SLUICE_CLUSTER_SECRET/],
       [
         [],

@@ -3,6 +3,7 @@
  * (the flag wins). Read and validated once, in main.ts; nothing else reads process.env.
  */
 import { parseArgs } from 'node:util';
+import { slowPatternReason } from './domain/regex-screen.ts';
 import { type SqliteDriverChoice, sqliteDriverChoices } from './store/sqlite-driver.ts';
 
 export interface Config {
@@ -286,6 +287,12 @@ function patternList(name: string, value: string | undefined): string[] {
     } catch {
       throw new ConfigError(
         `${name} holds an invalid regular expression: ${JSON.stringify(pattern)}`,
+      );
+    }
+    const slow = slowPatternReason(pattern);
+    if (slow !== undefined) {
+      throw new ConfigError(
+        `${name} holds a regular expression that may take exponential time (${slow}): ${JSON.stringify(pattern)}`,
       );
     }
   }

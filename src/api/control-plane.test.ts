@@ -354,6 +354,10 @@ describe('control plane', () => {
       persistent: { [privateKey]: ['(unclosed'] },
     });
     assertOpenSearchError(bad.body, 400, /Invalid regular expression/);
+    const slow = await node.call('PUT', '/_cluster/settings', {
+      persistent: { [privateKey]: ['^http://(a+)+$'] },
+    });
+    assertOpenSearchError(slow.body, 400, /may take exponential time: it nests quantifiers/);
 
     const put = await node.call('PUT', '/_cluster/settings', {
       persistent: {

@@ -3,7 +3,9 @@
  * validated by kind, stored, and kept in memory as effective settings, which the hot path reads
  * synchronously. Bodies may use flat (`"plugins.ml_commons.stream_enabled"`) or nested keys.
  */
+
 import { badRequest } from '../domain/errors.ts';
+import { slowPatternReason } from '../domain/regex-screen.ts';
 import {
   type EffectiveSettings,
   effectiveSettings,
@@ -143,6 +145,12 @@ function coerce(key: keyof typeof settingDefinitions, value: unknown): SettingVa
           new RegExp(pattern);
         } catch {
           throw badRequest(`Invalid regular expression [${pattern}] for setting [${key}]`);
+        }
+        const slow = slowPatternReason(pattern);
+        if (slow !== undefined) {
+          throw badRequest(
+            `Regular expression [${pattern}] for setting [${key}] may take exponential time: ${slow}`,
+          );
         }
       }
       return list;
