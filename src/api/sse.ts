@@ -9,10 +9,11 @@ import type { StreamPart, Usage } from '../domain/stream-part.ts';
 import type { OpenStream } from '../predict/stream-service.ts';
 import { encodeBatch } from './stream-events.ts';
 
+// No `connection` header: Node answers keep-alive or close as the request and the server's state
+// require. Setting `keep-alive` by hand kept a `Connection: close` client's socket open.
 export const sseHeaders = {
   'content-type': 'text/event-stream; charset=utf-8',
   'cache-control': 'no-cache, no-transform',
-  connection: 'keep-alive',
   'x-accel-buffering': 'no',
 } as const;
 

@@ -96,8 +96,12 @@ export class StreamService {
       throw failure;
     }
     const errorOfFirst = first.find((part) => part.type === 'error');
-    if (errorOfFirst !== undefined && first.length === 1) {
-      // The provider refused before producing anything: still time for a proper HTTP error.
+    if (
+      errorOfFirst !== undefined &&
+      first.every((part) => part === errorOfFirst || part.type === 'reasoning-delta')
+    ) {
+      // The provider refused before producing any answer (thinking is not part of the stream
+      // format, so nothing would have reached the client): still time for a proper HTTP error.
       release();
       controller.abort();
       await parts.return();
