@@ -6,7 +6,7 @@
 import type { Socket } from 'node:net';
 import { Agent, buildConnector, type Dispatcher, request } from 'undici';
 import type { ClientConfig } from '../domain/connector.ts';
-import { ErrorCode, ServiceError } from '../domain/errors.ts';
+import { badRequest, ErrorCode, ServiceError } from '../domain/errors.ts';
 import type { UpstreamCall } from '../domain/provider.ts';
 import {
   type AddressRules,
@@ -320,7 +320,12 @@ export class UpstreamClient {
       const parsed = parseEndpointUrl(call.url);
       const served = this.#builtInOrigins.get(parsed.origin);
       if (served !== undefined) {
-        const url = served + call.url.slice(parsed.origin.length);
+        // From the parsed parts, never a slice of the raw text: `http:/host` is a shorter spelling
+        // of the origin, and a slice carried user info and another host past every check.
+        if (parsed.username !== '' || parsed.password !== '') {
+          throw badRequest('Connector URL must not contain user info');
+        }
+        const url = `${served}${parsed.pathname}${parsed.search}`;
         return { agent: this.#agentFor(config, openAddressRules), target: { ...call, url } };
       }
     }

@@ -96,3 +96,36 @@ describe('connector.restricted_ip_patterns on every call', () => {
     assert.equal(server.hits(), 2);
   });
 });
+
+describe('a built-in origin (the demo provider) served by this process', () => {
+  it('is called at its own address whatever spelling of its origin the URL uses', async () => {
+    const paths: string[] = [];
+    const demo = await httpServer((request, response) => {
+      paths.push(request.url ?? '');
+      response.end('demo');
+    });
+    const internal = await httpServer((_request, response) => response.end('INTERNAL'));
+    const closedPolicy: EndpointPolicy = { ...openPolicy, privateIpEnabled: false };
+    const upstream = client(closedPolicy, {
+      builtInOrigins: new Map([['http://sluice-demo.invalid', `http://127.0.0.1:${demo.port}`]]),
+    });
+    // `http:/host` parses to the same origin but is shorter than it: a rewrite that sliced the
+    // raw URL by the origin's length sent the call to the host after the `@`.
+    for (const url of [
+      `http:/sluice-demo.invalid/@127.0.0.1:${internal.port}/x`,
+      `http:sluice-demo.invalid/@127.0.0.1:${internal.port}/x?q=1`,
+    ]) {
+      const response = await upstream.send(post(url), config(), noSignal());
+      assert.equal(response.body, 'demo', url);
+    }
+    assert.equal(internal.hits(), 0, 'the other host was never called');
+    assert.deepEqual(paths, [
+      `/@127.0.0.1:${internal.port}/x`,
+      `/@127.0.0.1:${internal.port}/x?q=1`,
+    ]);
+    await assert.rejects(
+      upstream.send(post(`http://user@sluice-demo.invalid/x`), config(), noSignal()),
+      isError('bad_request', /user info/),
+    );
+  });
+});
