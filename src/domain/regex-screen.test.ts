@@ -16,6 +16,7 @@ describe('slowPatternReason', () => {
       '[(+*)]+',
       '\\(a+\\)+',
       '169\\.254\\..*',
+      '(\\d{1,3}\\.){3}\\d{1,3}',
     ];
     for (const pattern of ordinary) assert.equal(slowPatternReason(pattern), undefined, pattern);
   });
@@ -26,6 +27,7 @@ describe('slowPatternReason', () => {
       ['^(.*a)*$', /nests quantifiers/],
       ['((ab)*)+', /nests quantifiers/],
       ['(a*){2,}', /nests quantifiers/],
+      ['(a+){2,}', /nests quantifiers/],
       ['(x(a+)y)*', /nests quantifiers/],
       ['(a)\\1', /backreference/],
       ['(?<x>a)\\k<x>', /backreference/],

@@ -45,13 +45,12 @@ export function slowPatternReason(pattern: string): string | undefined {
   return undefined;
 }
 
-/** `*`, `+` or a `{n,}` / `{n,m}` with m > 1 at `index`: a quantifier that repeats. */
+/**
+ * `*`, `+` or `{n,}` at `index`: a quantifier without an upper bound. Bounded ones (`{1,3}`, as in
+ * `(\d{1,3}\.){3}`) cannot blow up by themselves, and refusing them refused common patterns.
+ */
 function isRepeatingQuantifierAt(pattern: string, index: number): boolean {
   const character = pattern[index];
   if (character === '*' || character === '+') return true;
-  if (character !== '{') return false;
-  const bounds = /^\{(\d+)(,(\d*))?\}/.exec(pattern.slice(index));
-  if (bounds === null) return false;
-  if (bounds[2] === undefined) return Number(bounds[1]) > 1;
-  return bounds[3] === '' || Number(bounds[3]) > 1;
+  return character === '{' && /^\{\d+,\}/.test(pattern.slice(index));
 }

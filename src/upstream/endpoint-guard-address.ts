@@ -144,7 +144,9 @@ export function isDisallowedAddress(ip: string): boolean {
 export function addressTexts(ip: string): string[] {
   const address = withoutBrackets(ip).split('%')[0] ?? '';
   const version = isIP(address);
-  if (version === 4) return [address];
+  // A connect to an unspecified address (0.0.0.0/8, ::) reaches this host's loopback on Linux,
+  // so a pattern written against loopback must catch it too.
+  if (version === 4) return address.startsWith('0.') ? [address, '127.0.0.1'] : [address];
   if (version !== 6) return [ip];
   const bytes = parseIpv6(address);
   const groups: string[] = [];
@@ -156,5 +158,9 @@ export function addressTexts(ip: string): string[] {
   const texts = new Set([address.toLowerCase(), groups.join(':'), compressed]);
   const embedded = embeddedIpv4(bytes);
   if (embedded !== undefined) texts.add(embedded.join('.'));
+  if (bytes.every((byte) => byte === 0)) {
+    texts.add('::1');
+    texts.add('0:0:0:0:0:0:0:1');
+  }
   return [...texts];
 }

@@ -122,6 +122,10 @@ describe('connector.restricted_ip_patterns', () => {
       ['http://[::ffff:169.254.169.254]/x', '169\\.254\\.169\\.254'],
       ['http://[64:ff9b::a9fe:a9fe]/x', '169\\.254\\..*'],
       ['http://[2001:db8::1]/x', '2001:db8:0:0:0:0:0:1'],
+      // Unspecified addresses connect to this host's loopback on Linux.
+      ['http://0.0.0.0/x', '127\\..*'],
+      ['http://0:9/x', '127\\..*'],
+      ['http://[::]/x', '::1'],
     ];
     for (const [url, pattern] of cases) {
       await assert.rejects(

@@ -10,6 +10,7 @@ import {
   checkTrustedEndpoint,
   createGuardedLookup,
   isDisallowedAddress,
+  maxUrlLength,
 } from './endpoint-guard.ts';
 
 const defaults = settingDefinitions['plugins.ml_commons.trusted_connector_endpoints_regex']
@@ -78,6 +79,19 @@ describe('checkTrustedEndpoint', () => {
       () => checkTrustedEndpoint('https://user:pass@api.openai.com/v1', ['.*']),
       badRequestWith(/user info/),
     );
+  });
+
+  it('refuses very long URLs and control characters before any pattern runs', () => {
+    const everything = ['^https://.*\\.example\\.com/.*$'];
+    const long = `https://a.example.com/${'x'.repeat(maxUrlLength)}`;
+    assert.throws(() => checkTrustedEndpoint(long, everything), badRequestWith(/longer than 8192/));
+    for (const character of ['\n', '\r', '\t', '\u0000', '\u007f']) {
+      assert.throws(
+        () => checkTrustedEndpoint(`https://a.example.com/x${character}`, everything),
+        badRequestWith(/control characters/),
+      );
+    }
+    checkTrustedEndpoint(`https://a.example.com/${'x'.repeat(1000)}`, everything);
   });
 
   it('treats a pattern JavaScript cannot compile as matching nothing', () => {

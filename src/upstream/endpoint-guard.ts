@@ -110,6 +110,11 @@ function matchesAny(text: string, patterns: readonly string[]): boolean {
   return patterns.some((pattern) => compile(pattern)?.test(text) === true);
 }
 
+/** Longer connector URLs are refused before any pattern is matched against them. */
+export const maxUrlLength = 8192;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it finds.
+const controlCharacter = /[\u0000-\u001f\u007f]/;
+
 /** Parses a connector URL, refusing anything that is not plain http(s). */
 export function parseEndpointUrl(url: string): URL {
   let parsed: URL;
@@ -130,6 +135,12 @@ export function parseEndpointUrl(url: string): URL {
  * take API keys there, and error messages reach clients and logs.
  */
 export function checkTrustedEndpoint(url: string, trustedRegex: readonly string[]): void {
+  // Before any pattern runs: a URL may carry request parameters, and even a harmless-looking
+  // pattern (`^https://.*\.example\.com/.*$`) takes quadratic time on a long enough one.
+  if (url.length > maxUrlLength) {
+    throw badRequest(`Connector URL is longer than ${maxUrlLength} characters`);
+  }
+  if (controlCharacter.test(url)) throw badRequest('Connector URL contains control characters');
   const parsed = parseEndpointUrl(url);
   if (!matchesAny(url, trustedRegex)) {
     throw badRequest(
