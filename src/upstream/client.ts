@@ -6,15 +6,15 @@
 import type { Socket } from 'node:net';
 import { Agent, buildConnector, type Dispatcher, request } from 'undici';
 import type { ClientConfig } from '../domain/connector.ts';
-import { badRequest, ErrorCode, ServiceError } from '../domain/errors.ts';
+import { ErrorCode, ServiceError } from '../domain/errors.ts';
 import type { UpstreamCall } from '../domain/provider.ts';
 import {
   type AddressRules,
+  builtInTarget,
   checkCallEndpoint,
   createGuardedLookup,
   type EndpointPolicy,
   openAddressRules,
-  parseEndpointUrl,
   refusesAddresses,
 } from './endpoint-guard.ts';
 import { isReleased, type ResponseHead, ResponseStream } from './response-stream.ts';
@@ -316,18 +316,9 @@ export class UpstreamClient {
     if (this.#closed) {
       throw new ServiceError(ErrorCode.UpstreamUnavailable, 'The upstream client is closed');
     }
-    if (this.#builtInOrigins.size > 0) {
-      const parsed = parseEndpointUrl(call.url);
-      const served = this.#builtInOrigins.get(parsed.origin);
-      if (served !== undefined) {
-        // From the parsed parts, never a slice of the raw text: `http:/host` is a shorter spelling
-        // of the origin, and a slice carried user info and another host past every check.
-        if (parsed.username !== '' || parsed.password !== '') {
-          throw badRequest('Connector URL must not contain user info');
-        }
-        const url = `${served}${parsed.pathname}${parsed.search}`;
-        return { agent: this.#agentFor(config, openAddressRules), target: { ...call, url } };
-      }
+    const served = builtInTarget(call.url, this.#builtInOrigins);
+    if (served !== undefined) {
+      return { agent: this.#agentFor(config, openAddressRules), target: { ...call, url: served } };
     }
     const rules = checkCallEndpoint(call.url, this.#endpointPolicy());
     return { agent: this.#agentFor(config, rules), target: call };

@@ -174,6 +174,25 @@ export function addressRules(url: string, policy: AddressPolicy): AddressRules {
 }
 
 /**
+ * The URL to call when `url` names an origin this process serves itself (the demo provider), or
+ * undefined. Built from the parsed parts, never a slice of the raw text: `http:/host` spells the
+ * same origin shorter, and a slice once carried user info and another host past every check.
+ */
+export function builtInTarget(
+  url: string,
+  builtInOrigins: ReadonlyMap<string, string>,
+): string | undefined {
+  if (builtInOrigins.size === 0) return undefined;
+  const parsed = parseEndpointUrl(url);
+  const served = builtInOrigins.get(parsed.origin);
+  if (served === undefined) return undefined;
+  if (parsed.username !== '' || parsed.password !== '') {
+    throw badRequest('Connector URL must not contain user info');
+  }
+  return `${served}${parsed.pathname}${parsed.search}`;
+}
+
+/**
  * The checks a call makes before any socket (settings may change between calls): the URL on the
  * allow-list, an IP literal in it allowed by the address rules. Returns the rules, which the
  * connect-time lookup applies to whatever a host name resolves to.
