@@ -170,7 +170,9 @@ export function addressRules(url: string, policy: AddressPolicy): AddressRules {
   ) {
     privateRefusal = 'untrusted_private_endpoint';
   }
-  return { privateRefusal, restrictedIpPatterns: [...policy.restrictedIpPatterns] };
+  // No copy per call: the agent's lookup takes its own snapshot (createGuardedLookup), and the
+  // agent key is built from the contents.
+  return { privateRefusal, restrictedIpPatterns: policy.restrictedIpPatterns };
 }
 
 /**
